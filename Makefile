@@ -1,0 +1,40 @@
+# The two commands the README opens with. Both work from a fresh clone on Debian 12 + Python 3.11.
+#   make serve   install into .venv and start the service on http://127.0.0.1:5000
+#   make test    install test extras, Debian chromium + a CJK font, then lint and run the whole suite
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: serve test install install-test system-deps lint bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv && $(PY) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python system-deps
+	$(BIN)/pip install -q -e '.[test]'
+
+system-deps:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|wqy'; then \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei fontconfig; \
+	fi
+
+serve: install
+	$(BIN)/geo-app serve --host $(HOST) --port $(PORT)
+
+lint: install-test
+	$(BIN)/ruff check geo_app tests benchmarks scripts
+
+test: install-test
+	$(BIN)/ruff check geo_app tests benchmarks scripts
+	$(BIN)/python -m pytest -q
+
+bench: install-test
+	$(BIN)/python benchmarks/engine.py

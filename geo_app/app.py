@@ -1,0 +1,104 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response
+
+from . import config as config_mod
+from .errors import register_error_handlers
+from .layers import LayerRegistry
+
+
+def _secret_key(instance: Path) -> str:
+    """Read the instance's secret key, creating it on first start (survives restarts)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _lazy_graph(app: Flask) -> Callable[[], Any]:
+    """Return a callable that builds the travel graph once per process, on first use."""
+    lock = threading.Lock()
+    box: dict[str, Any] = {}
+
+    def get() -> Any:
+        with lock:
+            if "graph" not in box:
+                from .network.graph import load_graph
+
+                box["graph"] = load_graph(app.config)
+            return box["graph"]
+
+    return get
+
+
+def _security_headers(app: Flask) -> None:
+    tiles = app.config.get("TILES_URL")
+    tile_host = ""
+    if tiles:
+        parts = urlsplit(tiles.replace("{s}", "a"))
+        tile_host = f" {parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+    csp = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{tile_host}; connect-src 'self'; font-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'self'; form-action 'self'; object-src 'none'"
+    )
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers.setdefault("Content-Security-Policy", csp)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the Flask application.
+
+    Parameters
+    ----------
+    config
+        Overrides of :func:`geo_app.config.defaults` (after ``GEO_APP_*`` variables),
+        e.g. ``{"DATA_DIR": tmp_path, "TESTING": True}``.
+
+    Returns
+    -------
+    flask.Flask
+    """
+    cfg = config_mod.build(config)
+    instance = Path(cfg["INSTANCE"] or config_mod.ROOT / "instance")
+    app = Flask(
+        "geo_app",
+        instance_path=str(instance.resolve()),
+        template_folder=str(config_mod.ROOT / "templates"),
+        static_folder=str(Path(__file__).parent / "web" / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_mapping(cfg)
+    app.config["INSTANCE"] = instance
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    registry = LayerRegistry(app.config["LAYERS_DIR"], app.config["DATA_DIR"], app.config["REFERENCE_DATA"])
+    app.extensions["geo_app"] = {"layers": registry, "graph": _lazy_graph(app)}
+
+    from .web import api, assets, pages
+
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    register_error_handlers(app)
+    _security_headers(app)
+    return app

@@ -1,0 +1,74 @@
+"""The ``geo-app`` command line (click, through Flask's app-aware group)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .errors import GeoAppError
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """Meihekou planning map service (梅河口市规划地图服务)."""
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; 127.0.0.1 unless you mean to serve the network.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@with_appcontext
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the app with waitress (production WSGI server)."""
+    import waitress
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        app.extensions["geo_app"]["layers"].load_all()  # refuse to start on a corrupt data file
+    except GeoAppError as exc:
+        click.echo(f"geo-app: cannot start: {exc.message}", err=True)
+        sys.exit(3)
+    click.echo(f"geo-app: serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="geo-app",
+                   channel_timeout=60, cleanup_interval=10)
+
+
+@main.command("layers")
+@with_appcontext
+def layers_cmd() -> None:
+    """List the layers with feature counts, geometry counts and quality flags."""
+    reg = current_app.extensions["geo_app"]["layers"]
+    try:
+        rows = [reg.summary(s.name) for s in reg]
+    except GeoAppError as exc:
+        click.echo(f"geo-app: {exc.message}", err=True)
+        sys.exit(3)
+    click.echo(f"{'layer':<16}{'features':>9}{'w/ geom':>9}  {'quality':<22}title")
+    for r in rows:
+        click.echo(f"{r['name']:<16}{r['features']:>9}{r['with_geometry']:>9}  {r['quality']:<22}"
+                   f"{r['title_zh']} / {r['title_en']}")
+
+
+def _register_optional() -> None:
+    """Add the command modules of the engine and the other features."""
+    from .cli_engine import COMMANDS
+
+    for cmd in COMMANDS:
+        main.add_command(cmd)
+
+
+try:
+    _register_optional()
+except ImportError:  # pragma: no cover - during bootstrap only
+    pass

@@ -1,0 +1,266 @@
+"""Validation of request parameters and GeoJSON at the boundary (DESIGN §6).
+
+Every function raises :class:`~geo_app.errors.ValidationError` (400) or
+:class:`~geo_app.errors.GeometryError` (422) with the offending field named, before
+shapely or the engine sees the value. Nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .errors import GeometryError, PayloadTooLarge, ValidationError
+
+#: Service area in WGS84 (lon_min, lat_min, lon_max, lat_max): the Changchun
+#: metropolitan counties' extent, rounded outwards.
+SERVICE_BBOX = (123.0, 40.8, 128.5, 45.5)
+MAX_VERTICES = 10_000
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_float(value: Any, field: str) -> float:
+    """Parse a finite float.
+
+    Parameters
+    ----------
+    value
+        A number or a numeric string.
+    field
+        Field name used in the error message.
+
+    Returns
+    -------
+    float
+        The value; NaN, infinities and overflowing literals such as ``1e400`` are refused.
+    """
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be a number, not a boolean", field=field)
+    if isinstance(value, int | float):
+        out = float(value)
+    elif isinstance(value, str) and _NUMBER.match(value.strip()):
+        out = float(value.strip())
+    else:
+        raise ValidationError(f"{field} must be a decimal number, got {str(value)[:40]!r}", field=field)
+    if not math.isfinite(out):
+        raise ValidationError(f"{field} must be finite (no NaN, Infinity or overflow)", field=field)
+    return out
+
+
+def check_lonlat(lon: float, lat: float, field: str) -> tuple[float, float]:
+    """Check that a lon/lat pair is in range and plausibly not swapped.
+
+    Parameters
+    ----------
+    lon, lat
+        Longitude and latitude in degrees (WGS84).
+    field
+        Field name used in error messages.
+
+    Returns
+    -------
+    tuple of float
+        ``(lon, lat)``.
+    """
+    if not -180 <= lon <= 180:
+        raise ValidationError(f"{field}: longitude {lon} is outside [-180, 180]", field=field)
+    if not -90 <= lat <= 90:
+        raise ValidationError(
+            f"{field}: latitude {lat} is outside [-90, 90]; GeoJSON order is lon,lat", field=field
+        )
+    lo0, la0, lo1, la1 = SERVICE_BBOX
+    if lo0 <= lat <= lo1 and la0 <= lon <= la1:
+        raise ValidationError(
+            f"{field}: ({lon}, {lat}) looks like lat,lon; GeoJSON and this API use lon,lat order",
+            field=field,
+        )
+    return lon, lat
+
+
+def parse_lonlat(value: Any, field: str) -> tuple[float, float]:
+    """Parse ``"LON,LAT"`` (or a two-item sequence) into a checked pair."""
+    if isinstance(value, str):
+        parts = value.split(",")
+    elif isinstance(value, Sequence):
+        parts = list(value)
+    else:
+        raise ValidationError(f"{field} must be 'LON,LAT'", field=field)
+    if len(parts) != 2:
+        raise ValidationError(f"{field} must be 'LON,LAT' (two numbers, lon first)", field=field)
+    lon = parse_float(parts[0], field)
+    lat = parse_float(parts[1], field)
+    return check_lonlat(lon, lat, field)
+
+
+def in_service_area(lon: float, lat: float) -> bool:
+    """Return True when the point lies in the service bounding box."""
+    lo0, la0, lo1, la1 = SERVICE_BBOX
+    return lo0 <= lon <= lo1 and la0 <= lat <= la1
+
+
+def parse_bbox(value: str | None, field: str = "bbox") -> tuple[float, float, float, float] | None:
+    """Parse ``minlon,minlat,maxlon,maxlat``.
+
+    Returns
+    -------
+    tuple of float or None
+        None when the parameter is absent or empty.
+    """
+    if value is None or value == "":
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise ValidationError(f"{field} must be 'minlon,minlat,maxlon,maxlat' (4 numbers)", field=field)
+    x0, y0, x1, y1 = (parse_float(p, field) for p in parts)
+    check_range = [(x0, -180, 180), (x1, -180, 180), (y0, -90, 90), (y1, -90, 90)]
+    for v, lo, hi in check_range:
+        if not lo <= v <= hi:
+            raise ValidationError(f"{field}: {v} is outside [{lo}, {hi}]", field=field)
+    if x0 > x1 or y0 > y1:
+        raise ValidationError(f"{field}: min must not exceed max (order minlon,minlat,maxlon,maxlat)",
+                              field=field)
+    return x0, y0, x1, y1
+
+
+def parse_int(value: Any, field: str, *, lo: int, hi: int, clamp: bool = False) -> int:
+    """Parse an integer in ``[lo, hi]``; clamp instead of failing when ``clamp``."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be an integer", field=field)
+    try:
+        out = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"{field} must be an integer, got {str(value)[:40]!r}", field=field) from None
+    if clamp:
+        return max(lo, min(hi, out))
+    if not lo <= out <= hi:
+        raise ValidationError(f"{field} must be between {lo} and {hi}, got {out}", field=field)
+    return out
+
+
+def parse_choice(value: Any, field: str, choices: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``choices``."""
+    opts = list(choices)
+    if value not in opts:
+        raise ValidationError(f"{field} must be one of {', '.join(opts)}; got {str(value)[:40]!r}",
+                              field=field)
+    return str(value)
+
+
+def parse_minutes(value: Any, field: str = "minutes", *, max_count: int = 6, max_minutes: int = 240) -> list[int]:
+    """Parse a strictly increasing list of contour minutes.
+
+    Parameters
+    ----------
+    value
+        ``"30,60,90"`` or a list of numbers.
+    field
+        Field name for errors.
+    max_count
+        Largest number of contours.
+    max_minutes
+        Largest contour.
+
+    Returns
+    -------
+    list of int
+    """
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ValidationError(f"{field} must be a non-empty list of minutes, e.g. 30,60,90,120", field=field)
+    if len(items) > max_count:
+        raise ValidationError(f"{field}: at most {max_count} contours", field=field)
+    out: list[int] = []
+    for item in items:
+        v = parse_float(item, field)
+        if v != int(v):
+            raise ValidationError(f"{field}: minutes must be whole numbers, got {v}", field=field)
+        if v <= 0:
+            raise ValidationError(f"{field}: minutes must be > 0, got {v:g}", field=field)
+        if v > max_minutes:
+            raise ValidationError(f"{field}: at most {max_minutes} minutes, got {v:g}", field=field)
+        if out and v <= out[-1]:
+            raise ValidationError(f"{field} must be strictly increasing", field=field)
+        out.append(int(v))
+    return out
+
+
+def _positions(coords: Any, field: str, depth: int) -> int:
+    """Check nested coordinate arrays of a given depth; return the vertex count."""
+    if not isinstance(coords, list):
+        raise GeometryError(f"{field}: coordinates must be arrays", field=field)
+    if depth == 0:
+        if len(coords) not in (2, 3):
+            raise GeometryError(f"{field}: a position has 2 or 3 numbers, lon first", field=field)
+        lon = parse_float(coords[0], field)
+        lat = parse_float(coords[1], field)
+        check_lonlat(lon, lat, field)
+        return 1
+    n = 0
+    for c in coords:
+        n += _positions(c, field, depth - 1)
+        if n > MAX_VERTICES:
+            raise PayloadTooLarge(f"{field}: more than {MAX_VERTICES} vertices", field=field)
+    return n
+
+
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
+
+
+def geometry(obj: Any, field: str = "geometry", *, allowed: Iterable[str] = ("Point", "Polygon")) -> Any:
+    """Validate a GeoJSON geometry object and return it as a shapely geometry.
+
+    Checks the type, the nesting, every position (finite, in range, lon/lat order),
+    the vertex limit, ring closure and length, and validity (with the reason from
+    ``shapely.validation.explain_validity``).
+
+    Parameters
+    ----------
+    obj
+        Parsed JSON.
+    field
+        Field name for errors.
+    allowed
+        Accepted geometry types.
+
+    Returns
+    -------
+    shapely.Geometry
+    """
+    import shapely
+    from shapely.validation import explain_validity
+
+    allowed = list(allowed)
+    if isinstance(obj, dict) and obj.get("type") == "Feature":
+        obj = obj.get("geometry")
+    if not isinstance(obj, dict):
+        raise GeometryError(f"{field} must be a GeoJSON geometry object", field=field)
+    if "crs" in obj:
+        raise GeometryError(f"{field}: the 'crs' member is not allowed (RFC 7946: WGS84 lon,lat only)",
+                            field=field)
+    gtype = obj.get("type")
+    if gtype not in allowed:
+        raise GeometryError(f"{field}: type must be one of {', '.join(allowed)}; got {str(gtype)[:40]!r}",
+                            field=field)
+    coords = obj.get("coordinates")
+    if coords is None or coords == []:
+        raise GeometryError(f"{field}: empty geometry", field=field)
+    _positions(coords, field, _DEPTH[gtype])
+    if gtype in ("Polygon", "MultiPolygon"):
+        polys = [coords] if gtype == "Polygon" else coords
+        for poly in polys:
+            if not poly:
+                raise GeometryError(f"{field}: empty polygon", field=field)
+            for ring in poly:
+                if len(ring) < 4:
+                    raise GeometryError(f"{field}: a polygon ring needs at least 4 positions", field=field)
+                if ring[0][:2] != ring[-1][:2]:
+                    raise GeometryError(f"{field}: polygon ring is not closed (first != last position)",
+                                        field=field)
+    geom = shapely.geometry.shape(obj)
+    if geom.is_empty:
+        raise GeometryError(f"{field}: empty geometry", field=field)
+    if not geom.is_valid:
+        raise GeometryError(f"{field}: invalid geometry: {explain_validity(geom)}", field=field)
+    return geom

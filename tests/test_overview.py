@@ -1,0 +1,73 @@
+"""The overview map: rendered HTML fragments, and the real page in headless Chromium."""
+
+import re
+
+import pytest
+
+
+def test_overview_html_is_offline_and_lists_layers(client, app):
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert len(html) < 2_000_000
+    assert re.findall(r'(?:src|href)="https?://', html) == []
+    assert "/vendor/leaflet/leaflet.js" in html
+    for spec in app.extensions["geo_app"]["layers"]:
+        assert spec.title_zh in html
+    for needle in ("© OpenStreetMap contributors", "GeoNames", "Amap", "国家统计局"):
+        assert needle in html
+    assert "geo-app data import towns" in html  # how to load the official boundaries
+    assert "小杨满族朝鲜族乡" in html  # listed in the no-geometry panel
+
+
+def test_overview_english(client, app):
+    html = client.get("/?lang=en").get_data(as_text=True)
+    for spec in app.extensions["geo_app"]["layers"]:
+        assert spec.title_en in html
+    assert "Features without geometry" in html
+
+
+def test_popup_values_are_escaped(app):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geo_app.web.maps import popup_data
+
+    spec = app.extensions["geo_app"]["layers"].spec("places")
+    gdf = gpd.GeoDataFrame({"name_zh": ["<script>alert(1)</script>"], "geometry": [Point(125.6, 42.5)]},
+                           crs="EPSG:4326")
+    data = popup_data(spec, gdf)
+    assert data["features"][0]["properties"]["name_zh"] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+@pytest.mark.browser
+def test_overview_in_chromium(live_server, recording_page, app):
+    page = recording_page.page
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-control-layers")
+    control = page.inner_text(".leaflet-control-layers")
+    for spec in app.extensions["geo_app"]["layers"]:
+        assert spec.title_zh in control
+    # polygons and lines are drawn as SVG paths
+    assert page.locator("path.leaflet-interactive").count() > 40
+    # a popup opens on click (a county polygon far from the side panel)
+    page.locator(".leaflet-marker-pane, .leaflet-overlay-pane")  # panes exist
+    station = page.locator("path.leaflet-interactive").last
+    station.click(force=True)
+    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    assert page.inner_text(".leaflet-popup-content").strip()
+    assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
+    recording_page.screenshot("overview")
+    assert recording_page.external() == [], recording_page.external()
+    assert recording_page.errors == []
+
+
+@pytest.mark.browser
+def test_overview_language_switch_in_chromium(live_server, recording_page):
+    page = recording_page.page
+    page.goto(live_server + "/")
+    page.click("#lang-switch a[hreflang=en]")
+    page.wait_for_selector(".leaflet-control-layers")
+    assert "Railway stations" in page.inner_text(".leaflet-control-layers")
+    recording_page.screenshot("overview_en")
+    assert recording_page.external() == []
