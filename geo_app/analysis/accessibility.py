@@ -1,0 +1,146 @@
+"""Reach to a destination (default: Changchun) over the county, with a per-township table.
+
+Every township unit is listed, also those without a boundary ("no boundary"); a county row
+(from the boundary layer) is always added. Output never holds NaN or inf: missing is None.
+Nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio.features import rasterize
+
+from .surface import Surface, sample, travel_time_surface
+
+COLUMNS = ("level", "code", "name_zh", "name_en", "has_boundary", "share_area_within", "min", "median", "max",
+           "seat_minutes", "status")
+SURFACE_MAX_MINUTES = 240
+
+
+def _cells(surface: Surface, geom: Any) -> np.ndarray:
+    """Surface values of the cells whose centre lies in ``geom`` (all touched cells for tiny shapes)."""
+    shape = surface.minutes.shape
+    for touched in (False, True):
+        mask = rasterize([(geom, 1)], out_shape=shape, transform=surface.transform, fill=0,
+                         all_touched=touched, dtype="uint8").astype(bool)
+        if mask.any():
+            return surface.minutes[mask]
+    return np.empty(0, dtype=np.float32)
+
+
+def _num(x: float | None, nd: int = 1) -> float | None:
+    """Round a finite number; None for None/NaN/inf."""
+    if x is None or not math.isfinite(float(x)):
+        return None
+    return round(float(x), nd)
+
+
+def _stats(values: np.ndarray, minutes: float) -> dict[str, Any]:
+    """Share of cells within ``minutes`` and min/median/max of reachable cells."""
+    if values.size == 0:
+        return {"share_area_within": None, "min": None, "median": None, "max": None}
+    ok = values[np.isfinite(values)]
+    share = float((ok <= minutes).sum()) / values.size
+    if ok.size == 0:
+        return {"share_area_within": 0.0, "min": None, "median": None, "max": None}
+    return {"share_area_within": round(share, 4), "min": _num(ok.min()), "median": _num(np.median(ok)),
+            "max": _num(ok.max())}
+
+
+def _seat(surface: Surface, points: dict[str, tuple[float, float]], code: str | None) -> float | None:
+    """Minutes at the unit's point, when there is one."""
+    pt = points.get(code) if code else None
+    return None if pt is None else _num(sample(surface, *pt))
+
+
+def _points_by_code(town_points: gpd.GeoDataFrame | None) -> dict[str, tuple[float, float]]:
+    """Map code -> (lon, lat) from a point layer."""
+    if town_points is None or len(town_points) == 0:
+        return {}
+    pts = town_points.to_crs("EPSG:4326") if town_points.crs else town_points
+    return {str(c): (g.x, g.y) for c, g in zip(pts["code"], pts.geometry, strict=True)
+            if g is not None and not g.is_empty}
+
+
+def reach_table(graph: Any, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *,
+                to_lonlat: tuple[float, float], mode: str = "best", minutes: float = 120, cell_m: float = 250,
+                town_points: gpd.GeoDataFrame | None = None,
+                county_seat: tuple[float, float] | None = None) -> tuple[Surface, pd.DataFrame]:
+    """Travel time to ``to_lonlat`` over the county and a per-township table.
+
+    Parameters
+    ----------
+    graph
+        :class:`~geo_app.network.graph.TravelGraph`.
+    towns
+        Township units (``code``, ``name_zh``, ``name_en``; geometry may be null).
+    boundary
+        County boundary (one polygon; ``adcode`` 220581).
+    to_lonlat
+        Destination (e.g. Changchun), WGS84.
+    mode
+        ``car``, ``rail`` or ``best``.
+    minutes
+        Threshold for ``share_area_within``.
+    cell_m
+        Cell size in metres.
+    town_points
+        Optional unit points keyed by ``code`` (``seat_minutes``).
+    county_seat
+        Optional county centre for the county row's ``seat_minutes``.
+
+    Returns
+    -------
+    tuple
+        ``(surface, table)``; the surface is direction ``to`` over the county (cells up to 240 min);
+        the table has one row per unit, then the county row, columns :data:`COLUMNS`.
+    """
+    bnd = boundary.to_crs("EPSG:4326")
+    x0, y0, x1, y1 = bnd.total_bounds
+    pad = 0.02
+    surface = travel_time_surface(graph, to_lonlat, mode=mode, direction="to", cell_m=cell_m,
+                                  bounds=(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
+                                  max_minutes=max(SURFACE_MAX_MINUTES, minutes))
+    points = _points_by_code(town_points)
+    rows = [_unit_row(surface, row, geom, minutes, points)
+            for row, geom in zip(towns.to_dict("records"), _metric(towns), strict=True)]
+    rows.append(_county_row(surface, bnd, minutes, county_seat))
+    table = pd.DataFrame(rows, columns=list(COLUMNS)).astype(object)
+    return surface, table.where(pd.notna(table), None)
+
+
+def _metric(frame: gpd.GeoDataFrame) -> list[Any]:
+    """Geometries in EPSG:32651 (None stays None)."""
+    if frame.crs is None:
+        frame = frame.set_crs("EPSG:4326")
+    return list(frame.geometry.to_crs("EPSG:32651"))
+
+
+def _unit_row(surface: Surface, row: dict[str, Any], geom: Any, minutes: float,
+              points: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """One township row."""
+    raw = row.get("code")
+    code = None if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw)
+    has = geom is not None and not geom.is_empty
+    base = {"level": "township", "code": code, "name_zh": row.get("name_zh"), "name_en": row.get("name_en"),
+            "has_boundary": has, "seat_minutes": _seat(surface, points, code)}
+    if not has:
+        return {**base, "share_area_within": None, "min": None, "median": None, "max": None,
+                "status": "no boundary"}
+    return {**base, **_stats(_cells(surface, geom), minutes), "status": "ok"}
+
+
+def _county_row(surface: Surface, boundary: gpd.GeoDataFrame, minutes: float,
+                seat: tuple[float, float] | None) -> dict[str, Any]:
+    """The county row (code 220581 unless the boundary says otherwise)."""
+    rec = boundary.iloc[0]
+    geom = boundary.to_crs("EPSG:32651").geometry.union_all()
+    code = str(rec.get("adcode", "220581")) if "adcode" in boundary else "220581"
+    return {"level": "county", "code": code, "name_zh": rec.get("name_zh", "梅河口市"), "name_en": "Meihekou",
+            "has_boundary": True, **_stats(_cells(surface, geom), minutes),
+            "seat_minutes": None if seat is None else _num(sample(surface, *seat)), "status": "ok"}

@@ -1,0 +1,173 @@
+"""Rail network: platform nodes per line, in-vehicle, boarding, alighting and transfer edges.
+
+Lines and stations are read *in place* from the reference-data folder (never copied).
+Each LineString's vertices are the station points, in order. A station that appears on
+several lines (same coordinates) is a transfer point. Nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from ..errors import DataFileError
+from .roads import to_metric, value
+
+
+@dataclass(frozen=True)
+class RailNetwork:
+    """Rail as arrays.
+
+    Attributes
+    ----------
+    station_lonlat
+        (s, 2) unique station points (the street side of the station).
+    station_names
+        Station names ("" when OSM has none).
+    platform_station, platform_line
+        For each platform node (one per line and station): its station index and line name.
+    board_s
+        Cost of boarding each platform from the street: station entry + wait (share of headway).
+    u, v, length_m, time_s, kind
+        Platform-to-platform edges; ``kind`` is ``"ride"`` (in-vehicle) or ``"transfer"``.
+    """
+
+    station_lonlat: np.ndarray
+    station_names: tuple[str, ...]
+    platform_station: np.ndarray
+    platform_line: tuple[str, ...]
+    board_s: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length_m: np.ndarray
+    time_s: np.ndarray
+    kind: tuple[str, ...]
+
+
+def read_services(path: Path) -> list[dict[str, Any]]:
+    """Read ``services.csv`` (line-level rows: blank stations; or station-pair rows with minutes)."""
+    with open(path, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _line_service(rows: list[dict[str, Any]], line: str, kind: str, params: Mapping[str, Any]) -> dict:
+    """Return speed_kmh, headway_min and per-pair minutes for one line."""
+    speed = value(params, "rail", "speed_kmh", kind)
+    headway = None
+    pairs: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r["line"] != line:
+            continue
+        if r.get("from_station") and r.get("to_station") and r.get("minutes"):
+            pairs[(r["from_station"], r["to_station"])] = float(r["minutes"])
+            continue
+        speed = float(r["speed_kmh"]) if r.get("speed_kmh") else speed
+        headway = float(r["headway_min"]) if r.get("headway_min") else headway
+    if headway is None:
+        raise DataFileError(f"services.csv: no headway_min for line {line}")
+    return {"speed_kmh": speed, "headway_min": headway, "pairs": pairs}
+
+
+def _station_key(lon: float, lat: float) -> tuple[float, float]:
+    """Key that identifies a station by its coordinates (shared points are transfer points)."""
+    return round(lon, 6), round(lat, 6)
+
+
+def _names_by_key(stations: gpd.GeoDataFrame) -> dict[tuple[float, float], str]:
+    """Map station coordinates to their OSM name."""
+    out = {}
+    for name, geom in zip(stations["osm_name"], stations.geometry, strict=True):
+        if geom is not None:
+            out[_station_key(geom.x, geom.y)] = "" if not isinstance(name, str) else name
+    return out
+
+
+def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[str, Any]) -> RailNetwork:
+    """Build platforms and edges from ``rail/lines.geojson``, ``rail/stations.geojson`` and services.
+
+    Parameters
+    ----------
+    reference_dir
+        The reference-data folder (config ``REFERENCE_DATA``), read in place.
+    services_csv
+        ``data/routes/services.csv``.
+    params
+        Parsed ``model.toml``.
+
+    Returns
+    -------
+    RailNetwork
+        In-vehicle time = pair minutes if services.csv gives them, else length x circuity / speed.
+    """
+    lines_path = reference_dir / "rail" / "lines.geojson"
+    stations_path = reference_dir / "rail" / "stations.geojson"
+    for p in (lines_path, stations_path, services_csv):
+        if not p.exists():
+            raise DataFileError(f"rail data file missing: {p}")
+    lines = gpd.read_file(lines_path)
+    names = _names_by_key(gpd.read_file(stations_path))
+    services = read_services(services_csv)
+    circuity = value(params, "rail", "circuity")
+    entry_s = value(params, "rail", "station_entry_min") * 60.0
+    wait_frac = value(params, "rail", "wait_fraction")
+    transfer_s = value(params, "rail", "transfer_min") * 60.0
+
+    keys: dict[tuple[float, float], int] = {}
+    plat_station: list[int] = []
+    plat_line: list[str] = []
+    board: list[float] = []
+    edges: list[tuple[int, int, float, float, str]] = []
+    for line, kind, geom in zip(lines["line_zh"], lines["kind"], lines.geometry, strict=True):
+        svc = _line_service(services, line, kind, params)
+        coords = np.asarray(geom.coords)[:, :2]
+        xy = to_metric(coords)
+        plats = []
+        for lon, lat in coords:
+            key = _station_key(lon, lat)
+            sidx = keys.setdefault(key, len(keys))
+            plats.append(len(plat_station))
+            plat_station.append(sidx)
+            plat_line.append(line)
+            board.append(entry_s + wait_frac * svc["headway_min"] * 60.0)
+        stn = [names.get(_station_key(lon, lat), "") for lon, lat in coords]
+        for i in range(len(plats) - 1):
+            length = float(np.hypot(*(xy[i + 1] - xy[i]))) * circuity
+            t = length / (svc["speed_kmh"] / 3.6)
+            for a, b, na, nb in ((i, i + 1, stn[i], stn[i + 1]), (i + 1, i, stn[i + 1], stn[i])):
+                minutes = svc["pairs"].get((na, nb)) if na and nb else None
+                edges.append((plats[a], plats[b], length, minutes * 60.0 if minutes else t, "ride"))
+    plat_station_arr = np.array(plat_station, dtype=np.int64)
+    board_arr = np.array(board)
+    edges += _transfer_edges(plat_station_arr, board_arr - entry_s, transfer_s)
+    station_lonlat = np.array(sorted(keys, key=keys.get), dtype=float)
+    return RailNetwork(
+        station_lonlat=station_lonlat,
+        station_names=tuple(names.get(k, "") for k in sorted(keys, key=keys.get)),
+        platform_station=plat_station_arr,
+        platform_line=tuple(plat_line),
+        board_s=board_arr,
+        u=np.array([e[0] for e in edges], dtype=np.int64),
+        v=np.array([e[1] for e in edges], dtype=np.int64),
+        length_m=np.array([e[2] for e in edges]),
+        time_s=np.array([e[3] for e in edges]),
+        kind=tuple(e[4] for e in edges),
+    )
+
+
+def _transfer_edges(plat_station: np.ndarray, wait_s: np.ndarray,
+                    transfer_s: float) -> list[tuple[int, int, float, float, str]]:
+    """Edges between platforms of different lines at one station: transfer time + wait for the new line."""
+    out = []
+    for s in np.unique(plat_station):
+        plats = np.flatnonzero(plat_station == s)
+        for a in plats:
+            for b in plats:
+                if a != b:
+                    out.append((int(a), int(b), 0.0, transfer_s + float(wait_s[b]), "transfer"))
+    return out
