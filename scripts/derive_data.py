@@ -136,6 +136,8 @@ def places(pack: Path, out: Path) -> None:
         f["properties"].update(geometry_quality="surveyed (point)", attribution=ATTR_GEONAMES)
         if f["properties"]["name_zh"] == "长春市" or f["properties"].get("gn_name") == "Changchun":
             f["properties"]["destination"] = "changchun"
+        elif f["properties"].get("adcode") == "220581" and f["properties"].get("kind") == "county_seat":
+            f["properties"]["destination"] = "meihekou"  # the centre used for "time to Meihekou's centre"
     _write_json(out / "places.geojson", _fc(p["features"]))
 
 

@@ -11,6 +11,12 @@ from flask import Blueprint, Response, current_app, request
 from shapely import box
 
 from .. import validate
+from ..analysis.accessibility import reach_table
+from ..analysis.extent import reach_extent
+from ..analysis.isochrones import isochrones
+from ..analysis.routing import resolve_place, route
+from ..analysis.surface import to_geotiff, travel_time_surface
+from ..errors import OutsideServiceArea, ValidationError
 from ..layers import LayerRegistry
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -74,3 +80,156 @@ def layer(name: str) -> Response:
                             quality=spec.quality, attribution=spec.attribution,
                             numberMatched=matched, numberReturned=len(out))
     return json_response(fc, mimetype="application/geo+json")
+
+
+# --- travel times -------------------------------------------------------------------------
+
+MODES = ("car", "rail", "best")
+DIRECTIONS = ("from", "to")
+
+
+def graph():  # type: ignore[no-untyped-def]
+    """Return the process-wide travel graph (built on first use, never mutated)."""
+    return current_app.extensions["geo_app"]["graph"]()
+
+
+def request_params() -> dict[str, Any]:
+    """Query parameters, overlaid by a JSON object body on POST."""
+    params: dict[str, Any] = dict(request.args)
+    if request.method == "POST":
+        body = request.get_json(silent=True)
+        if body is None and request.data:
+            raise ValidationError("body must be a JSON object", field="body")
+        if body is not None and not isinstance(body, dict):
+            raise ValidationError("body must be a JSON object", field="body")
+        params.update(body or {})
+    return params
+
+
+def parse_point(params: dict[str, Any], lon_key: str = "lon", lat_key: str = "lat") -> tuple[float, float]:
+    """Read and check a lon/lat pair from two fields; refuse points outside the service area."""
+    for key in (lon_key, lat_key):
+        if key not in params:
+            raise ValidationError(f"{key} is required", field=key)
+    lon = validate.parse_float(params[lon_key], lon_key)
+    lat = validate.parse_float(params[lat_key], lat_key)
+    validate.check_lonlat(lon, lat, f"{lon_key},{lat_key}")
+    return require_service_area(lon, lat, f"{lon_key},{lat_key}")
+
+
+def require_service_area(lon: float, lat: float, field: str) -> tuple[float, float]:
+    """Refuse a point outside the modelled area with a 422 that mentions lon,lat order."""
+    if not validate.in_service_area(lon, lat):
+        x0, y0, x1, y1 = validate.SERVICE_BBOX
+        raise OutsideServiceArea(
+            f"{field}: ({lon}, {lat}) is outside the service area (lon {x0}–{x1}, lat {y0}–{y1}); "
+            "GeoJSON and this API use lon,lat order", field=field)
+    return lon, lat
+
+
+def parse_place(value: Any, field: str) -> tuple[float, float]:
+    """``changchun`` (or another place name in the places layer) or ``LON,LAT``."""
+    if isinstance(value, str) and value.strip().lower() == "changchun":
+        return resolve_place("changchun", registry().frame("places"))
+    lon, lat = validate.parse_lonlat(value, field)
+    return require_service_area(lon, lat, field)
+
+
+def isochrone_request(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the isochrone parameters (DESIGN §6)."""
+    lon, lat = parse_point(params)
+    return {
+        "lonlat": (lon, lat),
+        "minutes": validate.parse_minutes(params.get("minutes", "30,60,90,120")),
+        "mode": validate.parse_choice(params.get("mode", "best"), "mode", MODES),
+        "direction": validate.parse_choice(params.get("direction", "from"), "direction", DIRECTIONS),
+        "cell": validate.parse_int(params.get("cell", 250), "cell", lo=100, hi=2000),
+    }
+
+
+@bp.route("/isochrones", methods=["GET", "POST"])
+def isochrones_view() -> Response:
+    """Isochrone contours from (or to) a point as a GeoJSON FeatureCollection."""
+    req = isochrone_request(request_params())
+    g = graph()
+    bounds, cell = reach_extent(g, req["lonlat"], mode=req["mode"], direction=req["direction"],
+                                max_minutes=req["minutes"][-1], cell_m=req["cell"])
+    surf = travel_time_surface(g, req["lonlat"], mode=req["mode"], direction=req["direction"], cell_m=cell,
+                               bounds=bounds, max_minutes=req["minutes"][-1])
+    gdf = isochrones(surf, req["minutes"])
+    fc = feature_collection(gdf, origin=list(req["lonlat"]), mode=req["mode"], direction=req["direction"],
+                            cell_m=cell)
+    resp = json_response(fc, mimetype="application/geo+json")
+    if request.args.get("download"):
+        resp.headers["Content-Disposition"] = "attachment; filename=isochrones.geojson"
+    return resp
+
+
+def route_payload(result: dict[str, Any]) -> dict[str, Any]:
+    """Serialise a route result; ``minutes`` is null and ``status`` says unreachable when it is."""
+    geom = result.get("geometry")
+    return {
+        "minutes": result.get("minutes"),
+        "km": result.get("km"),
+        "modes": result.get("modes", []),
+        "status": "ok" if result.get("minutes") is not None else "unreachable",
+        "geometry": geom.__geo_interface__ if geom is not None else None,
+    }
+
+
+@bp.get("/route")
+def route_view() -> Response:
+    """Fastest route between two points: minutes, km, modes used, path."""
+    params = request.args
+    for key in ("from", "to"):
+        if key not in params:
+            raise ValidationError(f"{key} is required ('LON,LAT'; to may be 'changchun')", field=key)
+    origin = parse_place(params["from"], "from")
+    dest = parse_place(params["to"], "to")
+    mode = validate.parse_choice(params.get("mode", "best"), "mode", MODES)
+    return json_response(route_payload(route(graph(), origin, dest, mode=mode)))
+
+
+def reach_request(params: Any) -> dict[str, Any]:
+    """Validate the reach parameters."""
+    return {
+        "to": parse_place(params.get("to", "changchun"), "to"),
+        "to_name": params.get("to", "changchun"),
+        "mode": validate.parse_choice(params.get("mode", "best"), "mode", MODES),
+        "minutes": validate.parse_int(params.get("minutes", 120), "minutes", lo=1, hi=240),
+        "cell": validate.parse_int(params.get("cell", 250), "cell", lo=100, hi=2000),
+    }
+
+
+def compute_reach(req: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Run the 2-hour reach analysis for a validated request (surface, table)."""
+    reg = registry()
+    centre = resolve_place("meihekou", reg.frame("places"))
+    return reach_table(graph(), reg.frame("towns"), reg.frame("boundary"), to_lonlat=req["to"],
+                       mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"],
+                       town_points=reg.frame("town_points"), county_seat=centre)
+
+
+@bp.get("/reach")
+def reach_view() -> Response:
+    """Per-township table of travel time to Changchun (or another place) and the share within N minutes."""
+    req = reach_request(request.args)
+    _surface, table = compute_reach(req)
+    rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    return json_response({"to": req["to_name"], "to_lonlat": list(req["to"]), "mode": req["mode"],
+                          "minutes": req["minutes"], "cell_m": req["cell"], "rows": rows})
+
+
+@bp.get("/reach.tif")
+def reach_tif_view() -> Response:
+    """The reach surface (minutes, EPSG:32651, nodata NaN) as a GeoTIFF download."""
+    import tempfile
+
+    req = reach_request(request.args)
+    surface, _table = compute_reach(req)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = to_geotiff(surface, f"{tmp}/reach.tif")
+        data = path.read_bytes()
+    resp = Response(data, mimetype="image/tiff")
+    resp.headers["Content-Disposition"] = "attachment; filename=reach.tif"
+    return resp

@@ -76,11 +76,14 @@ def popup_data(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def add_layer(m: folium.Map, spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
+def add_layer(m: folium.Map, spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str, *,
+              interactive: bool = True) -> folium.FeatureGroup:
     """Add one registry layer to the map as a named feature group.
 
     Layers with no drawable feature are still added (empty), so the layer control
-    lists every layer; the page's side panel says why they are empty.
+    lists every layer; the page's side panel says why they are empty. A layer added
+    with ``interactive=False`` has no popup and lets clicks through to the map (Leaflet
+    popups stop the map's click event), as click-to-compute pages need.
     """
     data = popup_data(spec, gdf)
     n = len(data["features"])
@@ -90,7 +93,7 @@ def add_layer(m: folium.Map, spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str) 
         fields = [f for f in spec.popup.get("fields", [])]
         aliases = spec.popup.get("aliases_en" if lang == "en" else "aliases_zh", fields)
         style = dict(spec.style)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {} if interactive else {"interactive": False}
         if spec.geometry == "point":
             kwargs["marker"] = folium.CircleMarker(
                 radius=style.pop("radius", 5), color=style.get("color"), fill=True,
@@ -100,11 +103,11 @@ def add_layer(m: folium.Map, spec: LayerSpec, gdf: gpd.GeoDataFrame, lang: str) 
             data,
             name=spec.name,
             style_function=lambda _f, s=style: s,
-            highlight_function=(lambda _f: {"weight": 4}) if spec.geometry != "point" else None,
+            highlight_function=(lambda _f: {"weight": 4}) if spec.geometry != "point" and interactive else None,
             popup=folium.GeoJsonPopup(fields=fields, aliases=list(aliases), localize=False, labels=True,
-                                      max_width=360) if fields else None,
+                                      max_width=360) if fields and interactive else None,
             tooltip=folium.GeoJsonTooltip(fields=[spec.label_field], labels=False)
-            if spec.label_field in (data["features"][0]["properties"]) else None,
+            if interactive and spec.label_field in data["features"][0]["properties"] else None,
             **kwargs,
         ).add_to(group)
     group.add_to(m)
@@ -141,3 +144,48 @@ def render_parts(m: folium.Map, attributions: list[str] | None = None) -> dict[s
         script += (f"\n{lines}.forEach(function(a){{{name}.attributionControl"
                    f".addAttribution(a.replace(/&/g,'&amp;').replace(/</g,'&lt;'));}});")
     return {"header": root.header.render(), "html": root.html.render(), "script": script, "name": name}
+
+
+#: Sequential colours for contours/bands: fast (green) to slow (red); 120 min sits at the break.
+BAND_COLORS = ["#1a9850", "#91cf60", "#d9ef8b", "#fc8d59", "#d73027", "#a50026"]
+
+
+def add_bands(m: folium.Map, bands: gpd.GeoDataFrame, *, name: str, show: bool) -> folium.FeatureGroup:
+    """Draw nested contour polygons (largest first, so the fastest band sits on top)."""
+    group = folium.FeatureGroup(name=name, show=show)
+    drawable = [g is not None and not g.is_empty for g in bands.geometry]
+    ordered = bands[drawable].sort_values("minutes", ascending=False)
+    minutes = sorted(bands["minutes"].tolist())
+    for _, row in ordered.iterrows():
+        color = BAND_COLORS[min(minutes.index(row["minutes"]), len(BAND_COLORS) - 1)]
+        folium.GeoJson(
+            {"type": "Feature", "geometry": row.geometry.__geo_interface__,
+             "properties": {"minutes": int(row["minutes"]), "area_km2": round(float(row["area_km2"]), 1)}},
+            style_function=lambda _f, c=color: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.45},
+            tooltip=folium.GeoJsonTooltip(fields=["minutes", "area_km2"], aliases=["≤ min", "km²"]),
+        ).add_to(group)
+    group.add_to(m)
+    return group
+
+
+def add_choropleth(m: folium.Map, towns: gpd.GeoDataFrame, table: Any, *, lang: str,
+                   name: str) -> folium.FeatureGroup:
+    """Colour township polygons by their median minutes (empty when no boundary is loaded)."""
+    group = folium.FeatureGroup(name=name + ("" if towns.geometry.notna().any()
+                                             else (" （边界未加载）" if lang == "zh" else " (no boundaries)")))
+    by_code = {str(r["code"]): r for r in table.to_dict(orient="records")}
+    for _, town in towns[towns.geometry.notna()].iterrows():
+        row = by_code.get(str(town.get("code")), {})
+        med = row.get("median")
+        color = "#cccccc" if med is None else BAND_COLORS[min(sum(med > b for b in (60, 90, 120, 150, 180)),
+                                                              len(BAND_COLORS) - 1)]
+        props = {"name": html.escape(str(town.get("name_zh"))), "median": "—" if med is None else round(med),
+                 "share": "—" if row.get("share_area_within") is None
+                 else f"{100 * row['share_area_within']:.0f}%"}
+        folium.GeoJson({"type": "Feature", "geometry": town.geometry.__geo_interface__, "properties": props},
+                       style_function=lambda _f, c=color: {"color": "#34495e", "weight": 1, "fillColor": c,
+                                                           "fillOpacity": 0.6},
+                       tooltip=folium.GeoJsonTooltip(fields=["name", "median", "share"],
+                                                     aliases=["", "median min", "≤120"])).add_to(group)
+    group.add_to(m)
+    return group
