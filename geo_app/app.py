@@ -14,6 +14,8 @@ from flask import Flask, Response
 from . import config as config_mod
 from .errors import register_error_handlers
 from .layers import LayerRegistry
+from .reviews import ReviewService
+from .store import open_store
 
 
 def _secret_key(instance: Path) -> str:
@@ -92,13 +94,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     registry = LayerRegistry(app.config["LAYERS_DIR"], app.config["DATA_DIR"], app.config["REFERENCE_DATA"])
-    app.extensions["geo_app"] = {"layers": registry, "graph": _lazy_graph(app)}
+    graph = _lazy_graph(app)
+    store = open_store(app.config)
+    service = ReviewService(layers=registry, graph=graph, store=store, data_dir=app.config["DATA_DIR"],
+                            dem_path=app.config.get("DEM"))
+    app.extensions["geo_app"] = {"layers": registry, "graph": graph, "store": store, "reviews": service}
 
-    from .web import api, assets, pages
+    from flask_wtf.csrf import CSRFProtect
 
-    app.register_blueprint(assets.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
+    from .web import api, assets, data_pages, pages, reviews, scenarios
+
+    csrf = CSRFProtect(app)
+    for module in (assets, pages, api, reviews, data_pages, scenarios):
+        app.register_blueprint(module.bp)
+    # JSON APIs are not reachable by a cross-site HTML form: their POSTs require a JSON body
+    # (a content type a form cannot send without a CORS preflight, which this app never grants).
+    csrf.exempt(api.bp)
+    csrf.exempt(reviews.api_bp)
+    app.register_blueprint(reviews.api_bp)
     register_error_handlers(app)
     _security_headers(app)
     return app

@@ -60,15 +60,50 @@ def layers_cmd() -> None:
                    f"{r['title_zh']} / {r['title_en']}")
 
 
-def _register_optional() -> None:
+@main.command("review")
+@click.option("--lon", type=float, help="Site longitude (WGS84).")
+@click.option("--lat", type=float, help="Site latitude (WGS84).")
+@click.option("--polygon", "polygon", type=click.Path(exists=True, dir_okay=False),
+              help="GeoJSON file with the site polygon (instead of --lon/--lat).")
+@click.option("--project", default=None, help="Project name (a name from data/projects.csv brings its sector).")
+@click.option("--sector", default=None, help="Project sector, e.g. 医药健康.")
+@click.option("--save", is_flag=True, help="Store the review (as POST /api/reviews does).")
+@with_appcontext
+def review_cmd(lon: float | None, lat: float | None, polygon: str | None, project: str | None,
+               sector: str | None, save: bool) -> None:
+    """Review a proposed project site and print the report as JSON."""
+    import json
+    from pathlib import Path
+
+    from .reviews import geojson_upload
+
+    svc = current_app.extensions["geo_app"]["reviews"]
+    try:
+        if polygon:
+            geometry = geojson_upload(Path(polygon).read_bytes())
+        elif lon is not None and lat is not None:
+            geometry = {"type": "Point", "coordinates": [lon, lat]}
+        else:
+            raise click.UsageError("give --lon and --lat, or --polygon FILE")
+        payload = {"geometry": geometry, "project": project, "sector": sector}
+        if save:
+            rid, report = svc.submit(payload)
+            report = {"id": rid, **report}
+        else:
+            report = svc.review(svc.parse(payload))
+    except GeoAppError as exc:
+        click.echo(f"geo-app: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=1, allow_nan=False))
+
+
+def _register_feature_commands() -> None:
     """Add the command modules of the engine and the other features."""
-    from .cli_engine import COMMANDS
+    from . import cli_batch, cli_data, cli_engine, cli_scenarios
 
-    for cmd in COMMANDS:
-        main.add_command(cmd)
+    for module in (cli_engine, cli_data, cli_scenarios, cli_batch):
+        for cmd in module.COMMANDS:
+            main.add_command(cmd)
 
 
-try:
-    _register_optional()
-except ImportError:  # pragma: no cover - during bootstrap only
-    pass
+_register_feature_commands()

@@ -27,6 +27,7 @@ _ENV_KEYS: dict[str, type] = {
     "SECRET_KEY": str,
     "ROADS_GRAPHML": Path,
     "MAX_CONTENT_LENGTH": int,
+    "DATABASE_URL": str,
 }
 
 
@@ -55,6 +56,8 @@ def defaults() -> dict[str, Any]:
         "LAYER_LIMIT_DEFAULT": 1000,
         "LAYER_LIMIT_MAX": 5000,
         "SECRET_KEY": None,
+        # postgresql://... selects the PostGIS review store; unset = SQLite in the instance folder.
+        "DATABASE_URL": None,
         "JSON_AS_ASCII": False,
     }
 

@@ -407,3 +407,28 @@ class ReviewStore:
                     "; ".join(x.get("zh", "") for x in reasons), "; ".join(x.get("en", "") for x in reasons)]
             w.writerow([safe(v) if i not in (6, 7) else v for i, v in enumerate(vals)])
         return buf.getvalue()
+
+
+def open_store(config: Mapping[str, Any]) -> Any:
+    """Open the review store the configuration asks for.
+
+    ``DATABASE_URL`` (``GEO_APP_DATABASE_URL``) starting with ``postgresql://`` selects the
+    PostGIS backend; otherwise SQLite in the instance folder (``GEO_APP_INSTANCE``).
+
+    Parameters
+    ----------
+    config
+        The app configuration.
+
+    Returns
+    -------
+    ReviewStore or geo_app.store_postgis.PostGISReviewStore
+    """
+    url = config.get("DATABASE_URL")
+    if url:
+        if not str(url).startswith(("postgresql://", "postgres://")):
+            raise StorageUnavailable("GEO_APP_DATABASE_URL must be a postgresql:// URL")
+        from .store_postgis import PostGISReviewStore
+
+        return PostGISReviewStore(str(url))
+    return ReviewStore(Path(config["INSTANCE"]) / "reviews.sqlite3")
