@@ -16,6 +16,7 @@ from .errors import register_error_handlers
 from .layers import LayerRegistry
 from .reviews import ReviewService
 from .store import open_store
+from .users import UserStore
 
 
 def _secret_key(instance: Path) -> str:
@@ -98,14 +99,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = open_store(app.config)
     service = ReviewService(layers=registry, graph=graph, store=store, data_dir=app.config["DATA_DIR"],
                             dem_path=app.config.get("DEM"))
-    app.extensions["geo_app"] = {"layers": registry, "graph": graph, "store": store, "reviews": service}
+    app.extensions["geo_app"] = {"layers": registry, "graph": graph, "store": store, "reviews": service,
+                                 "users": UserStore(instance / "users.sqlite3")}
+    if app.config.get("PUBLIC_READ") is None:
+        app.config["PUBLIC_READ"] = True
+        app.config["PUBLIC_READ_FROM_HOST"] = True  # `geo-app serve` decides from the bind address
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(
+        app.config.get("SECURE_COOKIES"))
 
     from flask_wtf.csrf import CSRFProtect
 
-    from .web import api, assets, data_pages, pages, reviews, scenarios
+    from .web import api, assets, auth, data_pages, pages, reviews, scenarios
 
     csrf = CSRFProtect(app)
-    for module in (assets, pages, api, reviews, data_pages, scenarios):
+    auth.init_auth(app)
+    for module in (assets, auth, pages, api, reviews, data_pages, scenarios):
         app.register_blueprint(module.bp)
     # JSON APIs are not reachable by a cross-site HTML form: their POSTs require a JSON body
     # (a content type a form cannot send without a CORS preflight, which this app never grants).

@@ -39,9 +39,30 @@ def serve(host: str, port: int, threads: int) -> None:
     except GeoAppError as exc:
         click.echo(f"geo-app: cannot start: {exc.message}", err=True)
         sys.exit(3)
-    click.echo(f"geo-app: serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    if app.config.get("PUBLIC_READ_FROM_HOST"):
+        app.config["PUBLIC_READ"] = host in ("127.0.0.1", "localhost", "::1")
+    _first_start_admin(app)
+    read = "anyone may read" if app.config["PUBLIC_READ"] else "reading needs a login"
+    click.echo(f"geo-app: serving on http://{host}:{port}/  ({read}; Ctrl+C to stop)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="geo-app",
                    channel_timeout=60, cleanup_interval=10)
+
+
+def _first_start_admin(app) -> None:  # type: ignore[no-untyped-def]
+    """With no user yet, create ``admin`` with a one-time password and print it once."""
+    from .users import one_time_password
+
+    users = app.extensions["geo_app"]["users"]
+    if users.count():
+        return
+    password = one_time_password()
+    users.add("admin", "admin", password, must_change=True)
+    users.audit(None, "user_add", "admin", detail={"role": "admin", "first_start": True})
+    click.echo("=" * 64)
+    click.echo("  First start: created user 'admin' with a one-time password:")
+    click.echo(f"      {password}")
+    click.echo("  Log in at /login; you will be asked to change it. It is not shown again.")
+    click.echo("=" * 64)
 
 
 @main.command("layers")
@@ -95,6 +116,82 @@ def review_cmd(lon: float | None, lat: float | None, polygon: str | None, projec
         click.echo(f"geo-app: {exc.message}", err=True)
         sys.exit(2)
     click.echo(json.dumps(report, ensure_ascii=False, indent=1, allow_nan=False))
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage users, roles and API tokens."""
+
+
+def _users():  # type: ignore[no-untyped-def]
+    return current_app.extensions["geo_app"]["users"]
+
+
+def _fail(exc: GeoAppError) -> None:
+    click.echo(f"geo-app: {exc.message}", err=True)
+    sys.exit(2)
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "planner", "editor", "admin"]), required=True)
+@click.password_option("--password", help="Prompted (hidden, twice) when not given.")
+@with_appcontext
+def users_add(name: str, role: str, password: str) -> None:
+    """Add a user with a role."""
+    try:
+        _users().add(name, role, password)
+        _users().audit(None, "user_add", name, detail={"role": role, "via": "cli"})
+    except GeoAppError as exc:
+        _fail(exc)
+    click.echo(f"added {name} ({role})")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """List users and roles."""
+    for u in _users().list():
+        flag = "  (must change password)" if u.must_change else ""
+        click.echo(f"{u.name:<24}{u.role}{flag}")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@click.password_option("--password", help="Prompted (hidden, twice) when not given.")
+@with_appcontext
+def users_passwd(name: str, password: str) -> None:
+    """Set a user's password (ends their sessions)."""
+    try:
+        _users().set_password(name, password)
+        _users().audit(None, "password_change", name, detail={"via": "cli"})
+    except GeoAppError as exc:
+        _fail(exc)
+    click.echo(f"password of {name} changed")
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.option("--label", default="cli", show_default=True)
+@with_appcontext
+def users_token(name: str, label: str) -> None:
+    """Create an API token for a user and print it once."""
+    try:
+        token = _users().create_token(name, label)
+        _users().audit(None, "token_create", name, detail={"via": "cli", "label": label})
+    except GeoAppError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
+@main.command("audit")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@with_appcontext
+def audit_cmd(limit: int) -> None:
+    """Show the audit log, newest first."""
+    for e in _users().audit_log(limit):
+        click.echo(f"{e['at']}  {e['actor'] or '-':<16}{e['action']:<18}{e['target'] or '':<24}"
+                   f"{e['remote_addr'] or '':<16}{e['detail']}")
 
 
 def _register_feature_commands() -> None:

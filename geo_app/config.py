@@ -14,6 +14,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def _bool(raw: str) -> bool:
+    """Parse a boolean environment value (1/0, true/false, yes/no, on/off)."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
 #: Keys that may be set from the environment as ``GEO_APP_<KEY>``, and how to parse them.
 _ENV_KEYS: dict[str, type] = {
     "DATA_DIR": Path,
@@ -28,6 +38,8 @@ _ENV_KEYS: dict[str, type] = {
     "ROADS_GRAPHML": Path,
     "MAX_CONTENT_LENGTH": int,
     "DATABASE_URL": str,
+    "PUBLIC_READ": _bool,
+    "SECURE_COOKIES": _bool,
 }
 
 
@@ -58,6 +70,16 @@ def defaults() -> dict[str, Any]:
         "SECRET_KEY": None,
         # postgresql://... selects the PostGIS review store; unset = SQLite in the instance folder.
         "DATABASE_URL": None,
+        # Whether viewers may read without logging in; None = decided by `geo-app serve`
+        # (true on 127.0.0.1, false on any other interface). Writes always need a login.
+        "PUBLIC_READ": None,
+        # Set the Secure flag on cookies (serve behind HTTPS).
+        "SECURE_COOKIES": False,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "JSON_AS_ASCII": False,
     }
 

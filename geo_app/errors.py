@@ -78,6 +78,18 @@ class UnsupportedMediaType(GeoAppError):
     code = "unsupported_media_type"
 
 
+class AuthRequired(GeoAppError):
+    """The request needs a logged-in user or a valid API token."""
+
+    code = "authentication_required"
+
+
+class Forbidden(GeoAppError):
+    """The user's role is too low for the request."""
+
+    code = "forbidden"
+
+
 class StorageUnavailable(GeoAppError):
     """The review store cannot be written (read-only disk, locked database)."""
 
@@ -99,6 +111,8 @@ HTTP_STATUS: dict[type[GeoAppError], int] = {
     NotFound: 404,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
+    AuthRequired: 401,
+    Forbidden: 403,
     StorageUnavailable: 503,
     DataFileError: 500,
 }

@@ -106,3 +106,36 @@ def invoke(runner):
     from geo_app.cli import main
 
     return lambda args, **kw: runner.invoke(main, args, **kw)
+
+
+PASSWORD = "correct horse battery"
+
+
+def authorize(app, role: str = "planner", name: str | None = None):
+    """A test client that sends a Bearer token of a user with ``role`` (created when missing)."""
+    from geo_app.errors import ValidationError
+
+    users = app.extensions["geo_app"]["users"]
+    name = name or f"{role}-user"
+    try:
+        users.add(name, role, PASSWORD)
+    except ValidationError:
+        pass
+    token = users.create_token(name, "test")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture()
+def planner_client(app):
+    return authorize(app, "planner")
+
+
+def login(page, base: str, name: str, password: str = PASSWORD) -> None:
+    """Log in through the login page in a browser."""
+    page.goto(base + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_load_state()

@@ -2,11 +2,18 @@
 
 import pytest
 
+from tests.conftest import PASSWORD, login
+
 pytestmark = pytest.mark.browser
 
 
-def test_review_by_clicking_the_map(live_server, recording_page):
+def test_review_by_clicking_the_map(app, live_server, recording_page):
+    try:
+        app.extensions["geo_app"]["users"].add("li.planner", "planner", PASSWORD)
+    except Exception:  # noqa: BLE001 - already there from another test
+        pass
     page = recording_page.page
+    login(page, live_server, "li.planner")
     page.goto(live_server + "/reviews/new")
     box = page.locator(".folium-map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.55)
@@ -22,7 +29,8 @@ def test_review_by_clicking_the_map(live_server, recording_page):
     recording_page.screenshot("review_report")
     url = page.url
     page.goto(live_server + "/reviews")
-    assert page.locator(f'#reviews-table a[href="{url.removeprefix(live_server)}"]').count() == 1
+    row = page.locator("#reviews-table tr", has=page.locator(f'a[href="{url.removeprefix(live_server)}"]'))
+    assert row.count() == 1 and row.locator("td.author").inner_text() == "li.planner"
     recording_page.screenshot("reviews_list")
     assert recording_page.external() == []
     assert recording_page.errors == []

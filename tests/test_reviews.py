@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from geo_app import create_app
+from tests.conftest import authorize
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = {"type": "Point", "coordinates": [125.66, 42.52]}  # inside Meihekou, near its centre
@@ -17,7 +18,7 @@ SQUARE = [[125.66, 42.52], [125.67, 42.52], [125.67, 42.53], [125.66, 42.53], [1
 @pytest.fixture()
 def fresh(tmp_path):
     app = create_app({"TESTING": True, "INSTANCE": tmp_path / "instance"})
-    return app, app.test_client(), app.extensions["geo_app"]["store"]
+    return app, authorize(app, "planner"), app.extensions["geo_app"]["store"]
 
 
 def test_post_review_201_with_report(fresh):
@@ -113,7 +114,7 @@ def test_non_json_body_is_415(fresh):
 
 def test_review_survives_app_restart(tmp_path):
     cfg = {"TESTING": True, "INSTANCE": tmp_path / "instance"}
-    client = create_app(cfg).test_client()
+    client = authorize(create_app(cfg))
     rid = client.post("/api/reviews", json={"geometry": SITE, "project": "冷链物流园"}).get_json()["id"]
     first = client.get(f"/api/reviews/{rid}").get_json()
     again = create_app(cfg).test_client().get(f"/api/reviews/{rid}").get_json()
@@ -148,8 +149,15 @@ def _csrf(client) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def test_form_post_needs_csrf(fresh):
-    _app, client, store = fresh
+def test_form_post_needs_csrf(tmp_path):
+    app = create_app({"TESTING": True, "INSTANCE": tmp_path / "instance"})
+    store = app.extensions["geo_app"]["store"]
+    app.extensions["geo_app"]["users"].add("pat", "planner", "correct horse battery")
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = client.post("/login", data={"csrf_token": token, "name": "pat", "password": "correct horse battery"})
+    assert r.status_code == 302
     r = client.post("/reviews", data={"lon": "125.66", "lat": "42.52"})
     assert r.status_code == 400 and store.count() == 0
 
@@ -202,7 +210,7 @@ def test_review_in_a_park_on_fixture_layers(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data)
     shutil.copyfile(ROOT / "tests/data/parks_fixture.geojson", data / "parks.geojson")
-    client = create_app({"TESTING": True, "INSTANCE": tmp_path / "i", "DATA_DIR": data}).test_client()
+    client = authorize(create_app({"TESTING": True, "INSTANCE": tmp_path / "i", "DATA_DIR": data}))
     body = client.post("/api/reviews", json={"geometry": {"type": "Point", "coordinates": [125.65, 42.53]},
                                              "sector": "医药健康"}).get_json()
     park = next(f for f in body["findings"] if f["key"] == "park")

@@ -15,10 +15,11 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from .. import validate
 from ..analysis.isochrones import isochrones
 from ..analysis.routing import resolve_place, route
-from ..errors import GeoAppError, NotFound, UnsupportedMediaType, ValidationError, status_for
+from ..errors import Forbidden, GeoAppError, NotFound, UnsupportedMediaType, ValidationError, status_for
 from ..reviews import ReviewService, geojson_upload
 from . import maps
 from .api import compute_reach, json_response
+from .auth import actor, audit, require_role
 from .i18n import current_lang
 from .pages import context_map, page_context, registry
 
@@ -57,6 +58,7 @@ def _filters(args: Any) -> dict[str, Any]:
 # --- API ----------------------------------------------------------------------------------
 
 @api_bp.post("/reviews")
+@require_role("planner")
 def api_create() -> Response:
     """Review a site and store it: 201 with ``{id, ...report}`` and a Location header."""
     if not request.is_json:
@@ -65,7 +67,8 @@ def api_create() -> Response:
     payload = request.get_json(silent=True)
     if payload is None:
         raise ValidationError("body is not valid JSON", field="body")
-    rid, report = service().submit(payload)
+    rid, report = service().submit(payload, author=actor())
+    audit("review_create", rid, verdict=report["verdict"], via="api")
     resp = json_response({"id": rid, **report}, status=201)
     resp.headers["Location"] = url_for("reviews_api.api_get", rid=rid)
     return resp
@@ -75,6 +78,25 @@ def api_create() -> Response:
 def api_get(rid: str) -> Response:
     """One stored review: input geometry, report, time and model-data version."""
     return json_response(_review_or_404(rid))
+
+
+def delete_review(rid: str) -> None:
+    """Soft-delete a review: planners their own, admins any; audited."""
+    row = _review_or_404(rid)
+    from flask_login import current_user
+
+    if not (current_user.can("admin") or row.get("author") == current_user.name):
+        raise Forbidden("planners may delete only their own reviews", field="id")
+    service().store.delete(rid)
+    audit("review_delete", rid)
+
+
+@api_bp.delete("/reviews/<rid>")
+@require_role("planner")
+def api_delete(rid: str) -> Response:
+    """Soft-delete a stored review (204)."""
+    delete_review(rid)
+    return Response(status=204)
 
 
 @api_bp.get("/reviews")
@@ -124,19 +146,22 @@ def _form_page(lang: str, *, error: GeoAppError | None = None, values: Any = Non
 
 
 @bp.get("/reviews/new")
+@require_role("planner")
 def new_review():  # type: ignore[no-untyped-def]
     """The submission form: pick or name a project, place the site by click, lon/lat or upload."""
     return _form_page(current_lang())
 
 
 @bp.post("/reviews")
+@require_role("planner")
 def create_review():  # type: ignore[no-untyped-def]
     """Store a review from the form and redirect to its report; on bad input re-show the form."""
     lang = current_lang()
     try:
-        rid, _report = service().submit(_form_payload(request.form, request.files))
+        rid, report = service().submit(_form_payload(request.form, request.files), author=actor())
     except GeoAppError as exc:
         return _form_page(lang, error=exc, values=request.form, status=status_for(exc))
+    audit("review_create", rid, verdict=report["verdict"], via="form")
     return redirect(url_for("reviews.show_review", rid=rid), code=303)
 
 
@@ -181,6 +206,14 @@ def show_review(rid: str):  # type: ignore[no-untyped-def]
     row = _review_or_404(rid)
     return render_template("review_report.html", review=row, report=row["report"],
                            map=_report_map(row, lang), verdict_class=VERDICT_CLASS, **page_context(lang))
+
+
+@bp.post("/reviews/<rid>/delete")
+@require_role("planner")
+def delete_review_form(rid: str):  # type: ignore[no-untyped-def]
+    """Soft-delete from the report page, then back to the list."""
+    delete_review(rid)
+    return redirect(url_for("reviews.list_reviews"), code=303)
 
 
 @bp.get("/reviews")

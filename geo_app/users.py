@@ -1,0 +1,251 @@
+"""Users, roles, API tokens and the audit log, in one SQLite file in the instance folder.
+
+Passwords are hashed with ``werkzeug.security`` (scrypt); API tokens are random and only
+their SHA-256 is stored. Nothing here imports Flask's request machinery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import NotFound, StorageUnavailable, ValidationError
+
+ROLES = ("viewer", "planner", "editor", "admin")
+MIN_PASSWORD = 10
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+MIGRATIONS = [
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        must_change INTEGER NOT NULL DEFAULT 0,
+        session_version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        token_sha256 TEXT NOT NULL UNIQUE,
+        label TEXT,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        remote_addr TEXT,
+        detail TEXT
+    );
+    """,
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    """True when ``role`` has the rights of ``needed`` (viewer < planner < editor < admin)."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def token_digest(token: str) -> str:
+    """The stored form of an API token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as the app sees it (never carries the password hash)."""
+
+    id: int
+    name: str
+    role: str
+    must_change: bool
+    session_version: int
+
+    def can(self, needed: str) -> bool:
+        """True when the user's role reaches ``needed``."""
+        return role_at_least(self.role, needed)
+
+
+class UserStore:
+    """Users, tokens and audit log.
+
+    Parameters
+    ----------
+    path
+        SQLite file (created with its folder).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for i in range(version, len(MIGRATIONS)):
+            conn.executescript(MIGRATIONS[i])
+            conn.execute(f"PRAGMA user_version = {i + 1}")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.conn = conn
+        return conn
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn().execute(sql, tuple(params))
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"user store cannot be written ({exc})") from exc
+
+    # -- users ---------------------------------------------------------------------------
+    @staticmethod
+    def check_name(name: str) -> str:
+        """Validate a user name (letters, digits, ``_.-``; 2–40 characters)."""
+        if not isinstance(name, str) or not 2 <= len(name) <= 40 or set(name) - _NAME_OK:
+            raise ValidationError("name: 2–40 characters of letters, digits, _ . -", field="name")
+        return name
+
+    @staticmethod
+    def check_password(password: str) -> str:
+        """Refuse passwords shorter than :data:`MIN_PASSWORD`."""
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+            raise ValidationError(f"password: at least {MIN_PASSWORD} characters", field="password")
+        return password
+
+    def count(self) -> int:
+        """Number of users."""
+        return int(self._conn().execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+    def add(self, name: str, role: str, password: str, *, must_change: bool = False) -> User:
+        """Create a user; the password is stored only as a hash."""
+        self.check_name(name)
+        if role not in ROLES:
+            raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+        self.check_password(password)
+        try:
+            self._write("INSERT INTO users (name, role, password_hash, must_change, created_at) VALUES (?,?,?,?,?)",
+                        (name, role, generate_password_hash(password), int(must_change), _now()))
+        except sqlite3.IntegrityError:
+            raise ValidationError(f"user {name!r} exists already", field="name") from None
+        return self.get(name)
+
+    def _user(self, row: sqlite3.Row | None) -> User | None:
+        if row is None or row["disabled"]:
+            return None
+        return User(row["id"], row["name"], row["role"], bool(row["must_change"]), row["session_version"])
+
+    def get(self, name: str) -> User:
+        """Return a user by name or raise :class:`NotFound`."""
+        user = self._user(self._conn().execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
+        if user is None:
+            raise NotFound(f"no user {name!r}", field="name")
+        return user
+
+    def by_id(self, uid: int) -> User | None:
+        """Return a user by id (None when unknown or disabled)."""
+        return self._user(self._conn().execute("SELECT * FROM users WHERE id = ?", (uid,)).fetchone())
+
+    def list(self) -> list[User]:
+        """All active users."""
+        rows = self._conn().execute("SELECT * FROM users WHERE disabled = 0 ORDER BY name").fetchall()
+        return [u for u in (self._user(r) for r in rows) if u]
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """Return the user when the password matches (constant-time hash check), else None."""
+        row = self._conn().execute("SELECT * FROM users WHERE name = ?", (str(name)[:40],)).fetchone()
+        if row is None or row["disabled"]:
+            check_password_hash(generate_password_hash("x"), str(password))  # same cost either way
+            return None
+        return self._user(row) if check_password_hash(row["password_hash"], str(password)) else None
+
+    def set_password(self, name: str, password: str) -> User:
+        """Change a password, clear the first-login flag and end every existing session."""
+        self.check_password(password)
+        user = self.get(name)
+        self._write("UPDATE users SET password_hash = ?, must_change = 0, session_version = session_version + 1 "
+                    "WHERE id = ?", (generate_password_hash(password), user.id))
+        return self.get(name)
+
+    def set_role(self, name: str, role: str) -> User:
+        """Change a user's role."""
+        if role not in ROLES:
+            raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+        user = self.get(name)
+        self._write("UPDATE users SET role = ?, session_version = session_version + 1 WHERE id = ?",
+                    (role, user.id))
+        return self.get(name)
+
+    # -- tokens --------------------------------------------------------------------------
+    def create_token(self, name: str, label: str = "") -> str:
+        """Create an API token for a user; return it once (only its hash is kept)."""
+        user = self.get(name)
+        token = "gat_" + secrets.token_urlsafe(32)
+        self._write("INSERT INTO tokens (user_id, token_sha256, label, created_at) VALUES (?,?,?,?)",
+                    (user.id, token_digest(token), str(label)[:80], _now()))
+        return token
+
+    def tokens(self, name: str) -> list[dict[str, Any]]:
+        """A user's tokens (id, label, created, revoked), never the token itself."""
+        user = self.get(name)
+        rows = self._conn().execute("SELECT id, label, created_at, revoked_at FROM tokens WHERE user_id = ? "
+                                    "ORDER BY id", (user.id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def revoke_token(self, name: str, token_id: int) -> bool:
+        """Revoke one of a user's tokens; False when it is not theirs or already revoked."""
+        user = self.get(name)
+        cur = self._write("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+                          (_now(), int(token_id), user.id))
+        return cur.rowcount == 1
+
+    def user_for_token(self, token: str) -> User | None:
+        """The user a live token belongs to, or None."""
+        row = self._conn().execute(
+            "SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_sha256 = ? AND t.revoked_at IS NULL", (token_digest(str(token)),)).fetchone()
+        return self._user(row)
+
+    # -- audit ---------------------------------------------------------------------------
+    def audit(self, actor: str | None, action: str, target: str | None = None, *, remote_addr: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:
+        """Record who did what, when and from where."""
+        self._write("INSERT INTO audit (at, actor, action, target, remote_addr, detail) VALUES (?,?,?,?,?,?)",
+                    (_now(), actor, action, target, remote_addr,
+                     json.dumps(detail or {}, ensure_ascii=False, default=str)))
+
+    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Newest audit entries first."""
+        rows = self._conn().execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (int(limit),)).fetchall()
+        return [dict(r) for r in rows]
+
+
+def one_time_password() -> str:
+    """A random first-start password (printed once, must be changed at first login)."""
+    return secrets.token_urlsafe(12)
