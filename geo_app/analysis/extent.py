@@ -8,6 +8,7 @@ import numpy as np
 from pyproj import Transformer
 
 from ..network.graph import TravelGraph
+from .surface import node_times
 
 _TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True)
 _TO_LONLAT = Transformer.from_crs("EPSG:32651", "EPSG:4326", always_xy=True)
@@ -46,7 +47,7 @@ def reach_extent(graph: TravelGraph, lonlat: tuple[float, float], *, mode: str, 
         The cell size to use (``>= cell_m``).
     """
     limit_s = max_minutes * 60.0
-    t = graph.one_to_all(lonlat, mode=mode, direction=direction, limit_s=limit_s)
+    t = node_times(graph, lonlat, mode=mode, direction=direction, limit_s=limit_s)  # reused by the surface
     ok = np.isfinite(t)
     spare = np.minimum((limit_s - t[ok]) * graph.access_speed_ms, graph.access_limit_m)
     ox, oy = _TO_METRIC.transform(lonlat[0], lonlat[1])

@@ -6,22 +6,38 @@ by construction and unreachable (NaN) land is excluded. Nothing here imports Fla
 
 from __future__ import annotations
 
+import warnings
+
 import geopandas as gpd
 import numpy as np
 import shapely
+from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import shapes
 from shapely.geometry import shape
 
 from .surface import Surface
 
+# rasterio.features.shapes silences this warning for its in-memory dataset with
+# ``warnings.catch_warnings``, which is not thread-safe: under a threaded server the warning
+# leaks into the logs. Ignore it for good (it never concerns our arrays, which carry a transform).
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.")
+
 
 def _contour(surface: Surface, minutes: float) -> shapely.Geometry | None:
     """Union of cells ≤ ``minutes`` as one (Multi)Polygon in EPSG:32651, or None when empty."""
     with np.errstate(invalid="ignore"):
-        mask = (surface.minutes <= minutes).astype(np.uint8)
-    if not mask.any():
+        inside = surface.minutes <= minutes
+    rows = np.flatnonzero(inside.any(axis=1))
+    if not len(rows):
         return None
-    polys = [shape(geom) for geom, val in shapes(mask, mask=mask.astype(bool), transform=surface.transform)
+    cols = np.flatnonzero(inside.any(axis=0))
+    r0, c0 = int(rows[0]), int(cols[0])
+    # Polygonise only the window holding the cells (the transform is shifted by whole cells, so
+    # vertices land on the same lattice coordinates as on the full grid).
+    window = inside[r0:int(rows[-1]) + 1, c0:int(cols[-1]) + 1]
+    transform = surface.transform @ Affine.translation(c0, r0)
+    polys = [shape(geom) for geom, val in shapes(window.view(np.uint8), mask=window, transform=transform)
              if val == 1]
     # Vertices at every cell corner along straight runs, so nested contours share vertices and stay
     # nested after reprojection to WGS84.

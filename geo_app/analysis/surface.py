@@ -19,7 +19,7 @@ from ..network.graph import TravelGraph
 from ..network.roads import METRIC_CRS, to_metric
 
 _TO_LONLAT = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
-_GRID_CACHE_SIZE = 8
+_TILE = 64  # cells per side of a cached snapping tile
 
 
 @dataclass(frozen=True)
@@ -72,29 +72,94 @@ def grid_bounds(graph: TravelGraph, lonlat: tuple[float, float],
     return tuple(box)  # type: ignore[return-value]
 
 
-def _grid(x0: float, y0: float, x1: float, y1: float, cell: float) -> tuple[Affine, int, int, np.ndarray]:
-    """Affine, height, width and (H*W, 2) cell-centre coordinates."""
-    width, height = max(1, math.ceil((x1 - x0) / cell)), max(1, math.ceil((y1 - y0) / cell))
-    transform = Affine(cell, 0.0, x0, 0.0, -cell, y0 + height * cell)
-    cx = x0 + (np.arange(width) + 0.5) * cell
-    cy = transform.f - (np.arange(height) + 0.5) * cell
-    xx, yy = np.meshgrid(cx, cy)
-    return transform, height, width, np.column_stack([xx.ravel(), yy.ravel()])
+def node_times(graph: TravelGraph, lonlat: tuple[float, float], *, mode: str, direction: str,
+               limit_s: float | None) -> np.ndarray:
+    """:meth:`TravelGraph.one_to_all`, cached per graph (read-only result).
+
+    An isochrone request runs the same search twice (the extent, then the surface); the
+    second one is a cache hit.
+
+    Parameters
+    ----------
+    graph
+        The travel graph.
+    lonlat
+        Origin (``from``) or destination (``to``).
+    mode, direction
+        As for :meth:`TravelGraph.one_to_all`.
+    limit_s
+        Search limit in seconds (None: no limit).
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only (n_road,) float seconds, ``inf`` when unreachable.
+    """
+    lim = None if limit_s is None else float(limit_s)
+    key = ("node_t", mode, direction, float(lonlat[0]), float(lonlat[1]), lim)
+
+    def compute() -> tuple[np.ndarray, int]:
+        t = np.array(graph.one_to_all((float(lonlat[0]), float(lonlat[1])), mode=mode, direction=direction,
+                                      limit_s=lim), dtype=float)
+        t.setflags(write=False)
+        return t, t.nbytes
+
+    return graph.cache.get_or_compute(key, compute)
 
 
-def _cell_snap(graph: TravelGraph, box: tuple, cell: float) -> tuple:
-    """Cached (transform, H, W, centres, node idx, access s) for a grid: independent of the origin."""
-    key = ("grid", tuple(round(b, 3) for b in box), float(cell))
-    hit = graph.cache.get(key)
-    if hit is None:
-        transform, h, w, centres = _grid(*box, cell)
-        k = min(int(graph.params["access"]["k"]["value"]), graph.n_road)
-        idx, acc = graph.snap_xy(centres, k)
-        hit = (transform, h, w, centres, idx, acc.astype(np.float32))
-        if len(graph.cache) >= _GRID_CACHE_SIZE:
-            graph.cache.pop(next(iter(graph.cache)))
-        graph.cache[key] = hit
-    return hit
+def _lattice(box: tuple[float, float, float, float], cell: float) -> tuple[int, int, int, int]:
+    """The box snapped outward to the global cell lattice: ``(gx0, gy0, width, height)`` in cells.
+
+    Cell ``(gx, gy)`` spans ``[gx*cell, (gx+1)*cell) x [gy*cell, (gy+1)*cell)`` in EPSG:32651, so
+    every grid at one cell size shares its cells (and their snapping) with every other grid.
+    """
+    x0, y0, x1, y1 = box
+    gx0, gy0 = math.floor(x0 / cell), math.floor(y0 / cell)
+    width = max(1, math.ceil(x1 / cell) - gx0)
+    height = max(1, math.ceil(y1 / cell) - gy0)
+    return gx0, gy0, width, height
+
+
+def _tile_centres(cell: float, tx: int, ty: int) -> np.ndarray:
+    """(TILE*TILE, 2) cell centres of one tile, rows south to north."""
+    g = np.arange(_TILE)
+    xx, yy = np.meshgrid((tx * _TILE + g + 0.5) * cell, (ty * _TILE + g + 0.5) * cell)
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def _grid_snap(graph: TravelGraph, gx0: int, gy0: int, width: int, height: int, cell: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(k, H, W) nearest-node indices and access seconds for a lattice grid, north row first.
+
+    The snapping does not depend on the origin, so it is cached per ``_TILE`` x ``_TILE`` tile
+    of the global lattice (thread-safe LRU in ``graph.cache``); missing tiles are snapped in one
+    KD-tree query.
+    """
+    k = min(int(graph.params["access"]["k"]["value"]), graph.n_road)
+    tys = range(gy0 // _TILE, (gy0 + height - 1) // _TILE + 1)
+    txs = range(gx0 // _TILE, (gx0 + width - 1) // _TILE + 1)
+    keys = {(tx, ty): ("tile", float(cell), k, tx, ty) for ty in tys for tx in txs}
+    tiles = {t: graph.cache.get(key) for t, key in keys.items()}
+    missing = [t for t, hit in tiles.items() if hit is None]
+    if missing:
+        idx, acc = graph.snap_xy(np.concatenate([_tile_centres(cell, tx, ty) for tx, ty in missing]), k)
+        n = _TILE * _TILE
+        for i, t in enumerate(missing):
+            ti = np.ascontiguousarray(idx[i * n:(i + 1) * n].T, dtype=np.int32).reshape(k, _TILE, _TILE)
+            ta = np.ascontiguousarray(acc[i * n:(i + 1) * n].T, dtype=np.float32).reshape(k, _TILE, _TILE)
+            ti.setflags(write=False)
+            ta.setflags(write=False)
+            tiles[t] = graph.cache.put(keys[t], (ti, ta), ti.nbytes + ta.nbytes)
+    out_idx = np.empty((k, height, width), dtype=np.int32)
+    out_acc = np.empty((k, height, width), dtype=np.float32)
+    for (tx, ty), (ti, ta) in tiles.items():  # rows south to north here; flipped at the end
+        ya, yb = max(gy0, ty * _TILE), min(gy0 + height, (ty + 1) * _TILE)
+        xa, xb = max(gx0, tx * _TILE), min(gx0 + width, (tx + 1) * _TILE)
+        src = (slice(None), slice(ya - ty * _TILE, yb - ty * _TILE), slice(xa - tx * _TILE, xb - tx * _TILE))
+        dst = (slice(None), slice(ya - gy0, yb - gy0), slice(xa - gx0, xb - gx0))
+        out_idx[dst] = ti[src]
+        out_acc[dst] = ta[src]
+    return out_idx[:, ::-1], out_acc[:, ::-1]
 
 
 def travel_time_surface(graph: TravelGraph, lonlat: tuple[float, float], *, mode: str, direction: str,
@@ -116,23 +181,40 @@ def travel_time_surface(graph: TravelGraph, lonlat: tuple[float, float], *, mode
         Cell size in metres (EPSG:32651).
     bounds
         WGS84 ``(minlon, minlat, maxlon, maxlat)``; default: county + 2 km, extended to the origin + 5 km.
+        The grid covers them, snapped outward to the global lattice of ``cell_m`` in EPSG:32651
+        (cell corners at multiples of ``cell_m``), so grids of one cell size are pixel-aligned.
     max_minutes
         Cells slower than this are NaN; also the Dijkstra ``limit``.
 
     Returns
     -------
     Surface
+
+    Notes
+    -----
+    Thread-safe: the graph is only read; the shared caches in ``graph.cache`` are locked.
     """
     lonlat = (float(lonlat[0]), float(lonlat[1]))
     limit_s = float(max_minutes) * 60.0
-    node_t = graph.one_to_all(lonlat, mode=mode, direction=direction, limit_s=limit_s)
-    transform, h, w, centres, idx, acc = _cell_snap(graph, grid_bounds(graph, lonlat, bounds), float(cell_m))
-    t = (node_t.astype(np.float32)[idx] + acc).min(axis=1)
+    cell = float(cell_m)
+    node_t = node_times(graph, lonlat, mode=mode, direction=direction, limit_s=limit_s)
+    gx0, gy0, w, h = _lattice(grid_bounds(graph, lonlat, bounds), cell)
+    transform = Affine(cell, 0.0, gx0 * cell, 0.0, -cell, (gy0 + h) * cell)
+    idx, acc = _grid_snap(graph, gx0, gy0, w, h, cell)
+    t = (node_t.astype(np.float32)[idx] + acc).min(axis=0)
     if mode != "rail":  # direct off-network trip between origin and cell (rail must use a train)
-        d = np.hypot(*(centres - to_metric(np.array([lonlat]))[0]).T)
-        direct = np.where(d <= graph.access_limit_m, graph.access_seconds(d), np.inf).astype(np.float32)
-        t = np.minimum(t, direct)
-    minutes = (t / 60.0).reshape(h, w)
+        ox, oy = to_metric(np.array([lonlat]))[0]
+        lim = graph.access_limit_m
+        cx = (gx0 + np.arange(w) + 0.5) * cell
+        cy = (gy0 + h - np.arange(h) - 0.5) * cell
+        cols = np.flatnonzero(np.abs(cx - ox) <= lim)
+        rows = np.flatnonzero(np.abs(cy - oy) <= lim)
+        if len(cols) and len(rows):  # only the window around the origin can be within the limit
+            win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            d = np.hypot(cx[win[1]][None, :] - ox, cy[win[0]][:, None] - oy)
+            direct = np.where(d <= lim, graph.access_seconds(d), np.inf).astype(np.float32)
+            t[win] = np.minimum(t[win], direct)
+    minutes = t / np.float32(60.0)
     minutes[~(minutes <= max_minutes)] = np.nan
     return Surface(minutes.astype(np.float32), transform, METRIC_CRS, mode, direction, lonlat, float(max_minutes))
 
