@@ -112,6 +112,7 @@ class LayerRegistry:
         specs = [read_spec(p) for p in paths]
         self.specs: dict[str, LayerSpec] = {s.name: s for s in sorted(specs, key=lambda s: s.z)}
         self._cache: dict[str, gpd.GeoDataFrame] = {}
+        self._bodies: dict[tuple[str, int], bytes] = {}
         self._lock = threading.Lock()
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -149,9 +150,29 @@ class LayerRegistry:
             self.frame(name)
 
     def clear(self) -> None:
-        """Drop cached frames (after a data import)."""
+        """Drop cached frames and serialised bodies (after a data import or edit)."""
         with self._lock:
             self._cache.clear()
+            self._bodies.clear()
+
+    def cached_body(self, name: str, limit: int, build: Any) -> bytes:
+        """Return the serialised full-layer response for ``(name, limit)``, building it once.
+
+        Parameters
+        ----------
+        name, limit
+            The cache key (responses filtered by ``bbox`` are not cached).
+        build
+            Zero-argument callable returning the bytes.
+        """
+        key = (name, limit)
+        with self._lock:
+            hit = self._bodies.get(key)
+        if hit is None:
+            hit = build()
+            with self._lock:
+                self._bodies[key] = hit
+        return hit
 
     def _read(self, spec: LayerSpec) -> gpd.GeoDataFrame:
         path = self.path(spec.name)

@@ -39,8 +39,14 @@ def _finite(obj: Any) -> Any:
 
 
 def json_response(obj: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    """Serialise strictly: a NaN or Infinity that slipped through becomes null, never invalid JSON."""
-    body = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
+    """Serialise strictly: a NaN or Infinity that slipped through becomes null, never invalid JSON.
+
+    The fast path serialises as is; only a body that holds a non-finite number is walked.
+    """
+    try:
+        body = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        body = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
     return Response(body, status=status, mimetype=mimetype)
 
 
@@ -68,18 +74,22 @@ def layer(name: str) -> Response:
     cfg = current_app.config
     limit = validate.parse_int(request.args.get("limit", cfg["LAYER_LIMIT_DEFAULT"]), "limit",
                                lo=1, hi=cfg["LAYER_LIMIT_MAX"], clamp=True)
-    gdf = reg.frame(name)
-    matched = len(gdf)
-    if bbox is not None:
-        has = gdf.geometry.notna()
-        gdf = gdf[has]
-        gdf = gdf[gdf.geometry.intersects(box(*bbox))]
+
+    def body() -> bytes:
+        gdf = reg.frame(name)
         matched = len(gdf)
-    out = gdf.iloc[:limit]
-    fc = feature_collection(out, name=spec.name, title_zh=spec.title_zh, title_en=spec.title_en,
-                            quality=spec.quality, attribution=spec.attribution,
-                            numberMatched=matched, numberReturned=len(out))
-    return json_response(fc, mimetype="application/geo+json")
+        if bbox is not None:
+            gdf = gdf[gdf.geometry.notna()]
+            gdf = gdf[gdf.geometry.intersects(box(*bbox))]
+            matched = len(gdf)
+        out = gdf.iloc[:limit]
+        fc = feature_collection(out, name=spec.name, title_zh=spec.title_zh, title_en=spec.title_en,
+                                quality=spec.quality, attribution=spec.attribution,
+                                numberMatched=matched, numberReturned=len(out))
+        return json.dumps(_finite(fc), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+    data = body() if bbox is not None else reg.cached_body(name, limit, body)
+    return Response(data, mimetype="application/geo+json")
 
 
 # --- travel times -------------------------------------------------------------------------
