@@ -109,11 +109,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from .web import api, assets, auth, data_pages, pages, reviews, scenarios
+    from .web import api, assets, auth, data_pages, openapi, pages, reviews, scenarios
 
     csrf = CSRFProtect(app)
     auth.init_auth(app)
-    for module in (assets, auth, pages, api, reviews, data_pages, scenarios):
+    for module in (assets, auth, pages, api, openapi, reviews, data_pages, scenarios):
         app.register_blueprint(module.bp)
     # JSON APIs are not reachable by a cross-site HTML form: their POSTs require a JSON body
     # (a content type a form cannot send without a CORS preflight, which this app never grants).

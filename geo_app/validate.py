@@ -186,8 +186,12 @@ def parse_minutes(value: Any, field: str = "minutes", *, max_count: int = 6, max
     return out
 
 
-def _positions(coords: Any, field: str, depth: int) -> int:
-    """Check nested coordinate arrays of a given depth; return the vertex count."""
+def _positions(coords: Any, field: str, depth: int, count: list[int]) -> Any:
+    """Check nested coordinate arrays of a given depth; return them as 2-D [lon, lat] lists.
+
+    A third number (elevation) is accepted and dropped, so mixed 2-D/3-D input cannot
+    reach shapely; ``count`` accumulates the vertex count against :data:`MAX_VERTICES`.
+    """
     if not isinstance(coords, list):
         raise GeometryError(f"{field}: coordinates must be arrays", field=field)
     if depth == 0:
@@ -195,14 +199,13 @@ def _positions(coords: Any, field: str, depth: int) -> int:
             raise GeometryError(f"{field}: a position has 2 or 3 numbers, lon first", field=field)
         lon = parse_float(coords[0], field)
         lat = parse_float(coords[1], field)
-        check_lonlat(lon, lat, field)
-        return 1
-    n = 0
-    for c in coords:
-        n += _positions(c, field, depth - 1)
-        if n > MAX_VERTICES:
+        if len(coords) == 3:
+            parse_float(coords[2], field)
+        count[0] += 1
+        if count[0] > MAX_VERTICES:
             raise PayloadTooLarge(f"{field}: more than {MAX_VERTICES} vertices", field=field)
-    return n
+        return list(check_lonlat(lon, lat, field))
+    return [_positions(c, field, depth - 1, count) for c in coords]
 
 
 _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
@@ -246,7 +249,7 @@ def geometry(obj: Any, field: str = "geometry", *, allowed: Iterable[str] = ("Po
     coords = obj.get("coordinates")
     if coords is None or coords == []:
         raise GeometryError(f"{field}: empty geometry", field=field)
-    _positions(coords, field, _DEPTH[gtype])
+    coords = _positions(coords, field, _DEPTH[gtype], [0])
     if gtype in ("Polygon", "MultiPolygon"):
         polys = [coords] if gtype == "Polygon" else coords
         for poly in polys:
@@ -258,7 +261,10 @@ def geometry(obj: Any, field: str = "geometry", *, allowed: Iterable[str] = ("Po
                 if ring[0][:2] != ring[-1][:2]:
                     raise GeometryError(f"{field}: polygon ring is not closed (first != last position)",
                                         field=field)
-    geom = shapely.geometry.shape(obj)
+    try:
+        geom = shapely.geometry.shape({"type": gtype, "coordinates": coords})
+    except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:
+        raise GeometryError(f"{field}: not a valid {gtype}: {exc}", field=field) from None
     if geom.is_empty:
         raise GeometryError(f"{field}: empty geometry", field=field)
     if not geom.is_valid:
