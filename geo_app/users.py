@@ -104,7 +104,7 @@ class UserStore:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for i in range(version, len(MIGRATIONS)):
             conn.executescript(MIGRATIONS[i])
-            conn.execute(f"PRAGMA user_version = {i + 1}")
+            conn.execute(f"PRAGMA user_version = {int(i + 1)}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
