@@ -15,11 +15,17 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv && $(PY) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# Leaflet.draw 1.0.4 (MIT) is served from django-leaflet's static folder; Django itself is not needed,
+# so that one package is installed without its dependencies (pyproject cannot say --no-deps).
+LEAFLET_DRAW := django-leaflet==0.34.0
+
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps $(LEAFLET_DRAW)
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(LEAFLET_DRAW)
 
 system-deps:
 	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|wqy'; then \

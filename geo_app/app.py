@@ -119,6 +119,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # (a content type a form cannot send without a CORS preflight, which this app never grants).
     csrf.exempt(api.bp)
     csrf.exempt(reviews.api_bp)
+    csrf.exempt(data_pages.save_feature)
     app.register_blueprint(reviews.api_bp)
     register_error_handlers(app)
     _security_headers(app)

@@ -1,7 +1,124 @@
-"""`geo-app` commands of the data feature."""
+"""`geo-app data` commands: ``import``, ``undo`` and ``reload``.
+
+A domain error prints its message and exits with status 2; a blocked import prints the
+report and exits with status 2 too, having written nothing in the data folder.
+"""
 
 from __future__ import annotations
 
-import click
+import functools
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .errors import GeoAppError
+
+
+def _domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a domain error into a message on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GeoAppError as exc:
+            click.echo(f"geo-app: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _registry() -> Any:
+    return current_app.extensions["geo_app"]["layers"]
+
+
+def _author(note: str | None) -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in some containers
+        user = "unknown"
+    return f"{user} (cli)" + (f": {note}" if note else "")
+
+
+@click.group("data")
+def data_group() -> None:
+    """Import the bureau's own layers, undo imports and edits, reload the running data."""
+
+
+@data_group.command("import")
+@click.argument("layer")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", default=None, help="EPSG:NNNN, cgcs2000, wgs84, gcj02 or bd09 (default: the file's; "
+                                          "detected when it has none).")
+@click.option("--name-field", default=None, help="Column holding the names (default: name_zh, name, 名称, ...).")
+@click.option("--code-field", default=None, help="Column holding the official codes (default: code, XZQDM, ...).")
+@click.option("--dry-run", is_flag=True, help="Print and save the report, write nothing.")
+@click.option("--force", is_flag=True, help="Import despite unmatched names or geometries make_valid repaired.")
+@click.option("--note", default="", help="Author note for the layer history.")
+@with_appcontext
+@_domain_errors
+def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, code_field: str | None,
+               dry_run: bool, force: bool, note: str) -> None:
+    """Import FILE (Shapefile, zipped Shapefile, GeoPackage, GeoJSON) as LAYER, converted to WGS84."""
+    from . import importer
+
+    reg = _registry()
+    src = importer.read_source(file)
+    plan = importer.prepare_import(src, layer, reg, crs=crs, name_field=name_field, code_field=code_field,
+                                   force=force)
+    plan.note = note
+    saved = importer.save_report(plan.report, Path(current_app.instance_path) / "import-reports")
+    click.echo(importer.format_report(plan.report))
+    click.echo(f"report saved to {saved}")
+    if not plan.ok:
+        click.echo("geo-app: import blocked; nothing was written", err=True)
+        sys.exit(2)
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    entry = importer.apply_import(plan, Path(current_app.config["DATA_DIR"]), reg, author=_author(note))
+    reg.clear()
+    click.echo(f"wrote {reg.path(layer)} (previous file kept as {entry['backup']}); "
+               "restart the service or run `geo-app data reload` if it runs in another process")
+
+
+@data_group.command("undo")
+@click.argument("layer")
+@click.option("--note", default="", help="Author note for the layer history.")
+@with_appcontext
+@_domain_errors
+def undo_cmd(layer: str, note: str) -> None:
+    """Revert the last import or drawing saved into LAYER (restores its backup)."""
+    from . import importer
+
+    reg = _registry()
+    entry = importer.undo(Path(current_app.config["DATA_DIR"]), layer, reg, author=_author(note), note=note)
+    reg.clear()
+    click.echo(f"{layer}: reverted change {entry['reverts']}, restored {entry['restored']} "
+               f"(the undone file is kept as {entry['backup']})")
+
+
+@data_group.command("reload")
+@with_appcontext
+@_domain_errors
+def reload_cmd() -> None:
+    """Drop this process's cached layers and re-read every data file (checks that they load).
+
+    A running ``geo-app serve`` is another process: it picks up a new file on its next
+    start; imports and drawings made through its /data page take effect at once.
+    """
+    reg = _registry()
+    reg.clear()
+    reg.load_all()
+    for spec in reg:
+        s = reg.summary(spec.name)
+        click.echo(f"{s['name']:<16}{s['features']:>6} features, {s['with_geometry']:>5} with geometry")
+
+
+COMMANDS: list[click.Command] = [data_group]

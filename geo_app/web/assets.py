@@ -1,6 +1,7 @@
 """Front-end assets served from installed packages, so pages work with no internet.
 
-Leaflet comes from the ``XStatic-Leaflet`` wheel. Nothing is fetched from a CDN.
+Leaflet comes from the ``XStatic-Leaflet`` wheel, Leaflet.draw from the ``django-leaflet``
+wheel's static folder. Nothing is fetched from a CDN.
 """
 
 from __future__ import annotations
@@ -10,10 +11,29 @@ from pathlib import Path
 from flask import Blueprint, abort, send_from_directory
 
 
+def _leaflet_draw_dir() -> Path | None:
+    """Leaflet.draw 1.0.4 as bundled in the ``django-leaflet`` wheel (installed ``--no-deps``).
+
+    The folder is located without importing the package (it would import Django).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("leaflet")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "static" / "leaflet" / "draw"
+        if (path / "leaflet.draw.js").exists():
+            return path
+    return None
+
+
 def _vendor_dirs() -> dict[str, Path]:
     import xstatic.pkg.leaflet as leaflet
 
-    return {"leaflet": Path(leaflet.BASE_DIR)}
+    dirs = {"leaflet": Path(leaflet.BASE_DIR)}
+    draw = _leaflet_draw_dir()
+    if draw is not None:
+        dirs["leaflet-draw"] = draw
+    return dirs
 
 
 VENDOR = _vendor_dirs()

@@ -1,7 +1,273 @@
-"""Data import and drawing pages (/data). Filled in by the import feature."""
+"""Data import and drawing (/data): upload -> report -> apply, draw -> save, undo.
+
+Every write needs the ``editor`` role and a CSRF token (form field ``csrf_token`` or the
+``X-CSRFToken`` header). Uploads are read with the GeoJSON, GPKG or Shapefile drivers only
+(zipped Shapefiles), are kept in the instance folder between the report and "apply", and
+never touch the data folder until applied. Writes are serialised by a lock, written
+atomically, and clear the layer cache so the running app uses the new file at once.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .. import importer, validate
+from ..errors import GeometryError, NotFound, UnsupportedMediaType, ValidationError
+from ..layers import LayerRegistry
+from .api import json_response
+from .auth import actor, audit, require_role
+from .i18n import current_lang
+from .openapi import EXTRA_PATHS
 
 bp = Blueprint("data_pages", __name__)
+_WRITE_LOCK = threading.Lock()
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+UPLOAD_TTL_S = 3600
+UPLOAD_KINDS = ("geojson", "gpkg", "zip")
+DRAW_TYPES = {"polygon": ("Polygon", "MultiPolygon"), "point": ("Point",)}
+
+
+def registry() -> LayerRegistry:
+    """Return the app's layer registry."""
+    return current_app.extensions["geo_app"]["layers"]
+
+
+def _data_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"])
+
+
+def _uploads() -> Path:
+    return Path(current_app.instance_path) / "uploads"
+
+
+def _plan_sectors() -> list[str]:
+    from ..analysis.siting import load_rules, sectors
+
+    return sectors(load_rules())
+
+
+def _layer(name: str | None) -> str:
+    """Check that ``name`` is an importable layer."""
+    names = importer.importable(registry())
+    if name not in names:
+        raise NotFound(f"layer must be one of {', '.join(names)}; got {str(name)[:40]!r}", field="layer")
+    return str(name)
+
+
+def _layers_info(lang: str) -> dict[str, Any]:
+    """Per importable layer: title, geometry kind, feature names and those without geometry."""
+    reg = registry()
+    out = {}
+    for name in importer.importable(reg):
+        spec = reg.spec(name)
+        gdf = reg.frame(name)
+        names = [str(n) for n in gdf.get("name_zh", []) if n is not None]
+        missing = [str(n) for n, g in zip(gdf.get("name_zh", []), gdf.geometry, strict=False)
+                   if n is not None and (g is None or g.is_empty)]
+        out[name] = {"title": spec.title(lang), "geometry": spec.geometry, "names": names, "missing": missing,
+                     "drawable": spec.geometry in DRAW_TYPES}
+    return out
+
+
+def _recent_history(limit: int = 12) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for name in importer.importable(registry()):
+        entries += importer.read_history(_data_dir(), name)
+    return sorted(entries, key=lambda e: e["time"], reverse=True)[:limit]
+
+
+@bp.get("/data")
+def data_page() -> str:
+    """Upload a file for a report and apply it; draw features onto a layer; recent history."""
+    import folium
+
+    from . import maps
+    from .pages import context_map, page_context
+
+    lang = current_lang()
+    reg = registry()
+    m = context_map(reg, lang)
+    for name in ("towns", "parks", "logistics"):
+        maps.add_layer(m, reg.spec(name), reg.frame(name), lang, interactive=True)
+    folium.LayerControl(collapsed=True).add_to(m)
+    parts = maps.render_parts(m, reg.attributions())
+    return render_template("data.html", map=parts, layers=_layers_info(lang), sectors=_plan_sectors(),
+                           history=_recent_history(), max_bytes=current_app.config.get("MAX_CONTENT_LENGTH"),
+                           **page_context(lang))
+
+
+def _options(form: Any) -> dict[str, Any]:
+    """The import options of an upload form."""
+    def text(key: str) -> str | None:
+        v = str(form.get(key) or "").strip()
+        if len(v) > 80:
+            raise ValidationError(f"{key}: at most 80 characters", field=key)
+        return v or None
+
+    crs = text("crs")
+    return {"crs": None if crs == "auto" else crs, "name_field": text("name_field"),
+            "code_field": text("code_field"), "force": str(form.get("force", "")).lower() in ("1", "true", "on")}
+
+
+def _purge_old_uploads() -> None:
+    root = _uploads()
+    if not root.exists():
+        return
+    now = time.time()
+    for d in root.iterdir():
+        if d.is_dir() and now - d.stat().st_mtime > UPLOAD_TTL_S:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _prepare(folder: Path, meta: dict[str, Any]) -> importer.ImportPlan:
+    src = importer.read_source(folder / "upload.bin", name=meta["name"], kinds=UPLOAD_KINDS)
+    return importer.prepare_import(src, meta["layer"], registry(), **meta["options"])
+
+
+@bp.post("/data/upload")
+@require_role("editor")
+def upload() -> Response:
+    """Read an uploaded file and answer the validation report (writes nothing in the data folder).
+
+    Form fields: ``file`` (GeoJSON, GPKG or zipped Shapefile), ``layer``, ``crs``
+    (``auto``, ``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:NNNN``), ``name_field``,
+    ``code_field``, ``force``. The answer holds a ``token`` for ``POST /data/apply`` when
+    nothing blocks the import.
+    """
+    layer = _layer(request.form.get("layer"))
+    options = _options(request.form)
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        raise ValidationError("file: choose a GeoJSON, GeoPackage or zipped Shapefile", field="file")
+    _purge_old_uploads()
+    token = uuid.uuid4().hex
+    folder = _uploads() / token
+    folder.mkdir(parents=True)
+    meta = {"layer": layer, "name": Path(f.filename).name[:100], "options": options}
+    try:
+        f.save(folder / "upload.bin")
+        plan = _prepare(folder, meta)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if plan.ok:
+        (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+    return json_response({"token": token if plan.ok else None, "ok": plan.ok, "report": plan.report,
+                          "text": importer.format_report(plan.report)})
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object", field="body")
+    return body
+
+
+def _note(body: dict[str, Any]) -> str:
+    note = str(body.get("note") or "").strip()
+    if len(note) > 500:
+        raise ValidationError("note: at most 500 characters", field="note")
+    return note
+
+
+def _author() -> str:
+    return actor() or "anonymous"
+
+
+@bp.post("/data/apply")
+@require_role("editor")
+def apply() -> Response:
+    """Apply a reported upload (``token``, ``note``): backup, write, history, README; clear the cache."""
+    body = _body()
+    token = str(body.get("token") or "")
+    folder = _uploads() / token
+    if not _TOKEN.match(token) or not (folder / "meta.json").exists():
+        raise NotFound("unknown or expired upload token; upload the file again", field="token")
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    note = _note(body)
+    with _WRITE_LOCK:
+        plan = _prepare(folder, meta)  # re-checked against the data as they are now
+        plan.note = note
+        if not plan.ok:
+            raise GeometryError("the import has blocking errors: " + "; ".join(plan.report["errors"]), field="file")
+        entry = importer.apply_import(plan, _data_dir(), registry(), author=_author())
+        registry().clear()
+    shutil.rmtree(folder, ignore_errors=True)
+    audit("data.import", meta["layer"], source=meta["name"], history=entry["id"])
+    return json_response({"entry": entry, "report": plan.report})
+
+
+@bp.post("/api/data/<layer>/features")
+@require_role("editor")
+def save_feature(layer: str) -> Response:
+    """Save a drawn feature: ``{geometry, name, name_en?, sectors?, note?}``; 201 with the history entry.
+
+    A name that matches a listed feature (e.g. a plan park without geometry) fills in
+    its geometry instead of adding a duplicate.
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType("body must be application/json: {geometry, name, ...}", field="body")
+    layer = _layer(layer)
+    kind = registry().spec(layer).geometry
+    if kind not in DRAW_TYPES:
+        raise ValidationError(f"layer {layer} holds {kind}s, which cannot be drawn here", field="layer")
+    body = _body()
+    geom = validate.geometry(body.get("geometry"), allowed=DRAW_TYPES[kind])
+    props = {k: body.get(k) for k in ("name", "name_en", "sectors")}
+    note = _note(body)
+    with _WRITE_LOCK:
+        plan = importer.prepare_feature(layer, geom, props, registry(), sectors=_plan_sectors(), note=note)
+        if not plan.ok:
+            raise GeometryError("; ".join(plan.report["errors"]), field="geometry")
+        entry = importer.apply_import(plan, _data_dir(), registry(), author=_author())
+        registry().clear()
+    audit("data.draw", layer, name=props["name"], history=entry["id"])
+    return json_response({"layer": layer, "name": str(props["name"]).strip(), "filled": plan.report.get("filled"),
+                          "entry": entry, "report": plan.report}, status=201)
+
+
+@bp.post("/data/undo")
+@require_role("editor")
+def undo() -> Response:
+    """Revert the last import or drawing of ``layer`` (as ``geo-app data undo LAYER``)."""
+    body = _body()
+    layer = _layer(body.get("layer"))
+    note = _note(body)
+    with _WRITE_LOCK:
+        entry = importer.undo(_data_dir(), layer, registry(), author=_author(), note=note)
+        registry().clear()
+    audit("data.undo", layer, history=entry["id"])
+    return json_response({"entry": entry})
+
+
+def _openapi_item() -> dict[str, Any]:
+    """The OpenAPI path item of ``POST /api/data/{layer}/features``."""
+    err = {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
+    body = {"type": "object", "required": ["geometry", "name"], "properties": {
+        "geometry": {"type": "object", "description": "GeoJSON Polygon (polygon layers) or Point (point layers)"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 120},
+        "name_en": {"type": "string"}, "note": {"type": "string", "maxLength": 500},
+        "sectors": {"type": "array", "items": {"type": "string"}, "description": "parks: designated sectors"}}}
+    return {"post": {
+        "summary": "Save a drawn feature into a layer (editor; CSRF header X-CSRFToken)",
+        "operationId": "saveDrawnFeature", "security": [{"bearer": []}],
+        "parameters": [{"name": "layer", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"201": {"description": "saved; the history entry and the validation report",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      **{c: err for c in ("400", "401", "403", "404", "413", "415", "422")}}}}
+
+
+EXTRA_PATHS["/api/data/{layer}/features"] = _openapi_item()
