@@ -198,6 +198,25 @@ class LayerRegistry:
             gdf = gdf[gdf[key] == value]
         return gdf.reset_index(drop=True)
 
+    def quality(self, name: str) -> str:
+        """The layer's quality as the data now say it.
+
+        The spec's flag holds for the shipped file; once features carry their own
+        ``geometry_quality`` (after an import or a drawing), that wins: the most common value
+        among features with geometry, with "(n of m)" when some features still have none.
+        """
+        spec = self.spec(name)
+        gdf = self.frame(name)
+        if "geometry_quality" not in gdf.columns or not len(gdf):
+            return spec.quality
+        drawn = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+        flags = drawn["geometry_quality"].dropna().astype(str)
+        flags = flags[flags != "missing"]
+        if flags.empty:
+            return spec.quality
+        top = flags.value_counts().index[0]
+        return top if len(drawn) == len(gdf) else f"{top} ({len(drawn)} of {len(gdf)})"
+
     def summary(self, name: str) -> dict[str, Any]:
         """Return counts and flags of one layer for listings."""
         spec = self.spec(name)
@@ -209,7 +228,7 @@ class LayerRegistry:
             "title_en": spec.title_en,
             "features": len(gdf),
             "with_geometry": has_geom,
-            "quality": spec.quality,
+            "quality": self.quality(name),
             "geometry": spec.geometry,
             "attribution": spec.attribution,
             "use_in_place": spec.use_in_place,

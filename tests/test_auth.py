@@ -15,9 +15,17 @@ from tests.conftest import PASSWORD, authorize
 SITE = {"geometry": {"type": "Point", "coordinates": [125.66, 42.52]}, "sector": "医药健康"}
 
 
+ROOT = Path(__file__).resolve().parents[1]
+SQUARE = {"type": "Polygon", "coordinates": [[[125.60, 42.50], [125.62, 42.50], [125.62, 42.52],
+                                              [125.60, 42.52], [125.60, 42.50]]]}  # synthetic test square
+
+
 @pytest.fixture()
 def fresh(tmp_path):
-    return create_app({"TESTING": True, "INSTANCE": tmp_path / "instance"})
+    import shutil
+
+    shutil.copytree(ROOT / "data", tmp_path / "data")  # data writes (draw, undo) never touch the repo
+    return create_app({"TESTING": True, "INSTANCE": tmp_path / "instance", "DATA_DIR": tmp_path / "data"})
 
 
 def _csrf(client, path="/login") -> str:
@@ -32,7 +40,9 @@ def _login(app, name, password=PASSWORD):
 
 def _counts(app):
     ext = app.extensions["geo_app"]
-    return ext["store"].count(), len(ext["users"].list())
+    data = Path(app.config["DATA_DIR"])
+    return (ext["store"].count(), len(ext["users"].list()),
+            (data / "parks.geojson").read_bytes(), sorted(p.name for p in data.rglob("*")))
 
 
 # (method, path builder, body kind, role needed)
@@ -42,18 +52,33 @@ WRITES = [
     ("DELETE", "/api/reviews/{rid}", None, "planner"),
     ("POST", "/reviews/{rid}/delete", "form", "planner"),
     ("POST", "/admin/users", "user_form", "admin"),
+    ("POST", "/api/data/parks/features", "draw", "editor"),
+    ("POST", "/data/undo", "undo", "editor"),
+    ("POST", "/data/upload", "upload", "editor"),
 ]
 ROLES = ["viewer", "planner", "editor", "admin"]
 
 
 def _send(client, method, path, kind):
+    client.application.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own tests; here: roles
     if kind == "json":
         return client.open(path, method=method, json=SITE)
+    if kind == "draw":
+        return client.post(path, json={"geometry": SQUARE, "name": "梅河口装备制造产业园"})
+    if kind == "undo":
+        return client.post(path, json={"layer": "parks"})
+    if kind == "upload":
+        import io
+        import json as _json
+
+        fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": SQUARE,
+                                                         "properties": {"name_zh": "果仁产业园"}}]}
+        return client.post(path, data={"layer": "parks", "crs": "wgs84", "file": (io.BytesIO(_json.dumps(fc).encode()),
+                                                                   "parks.geojson")},
+                           content_type="multipart/form-data")
     data = {"lon": "125.66", "lat": "42.52", "sector": "医药健康"}
     if kind == "user_form":
         data = {"name": "newbie", "role": "viewer", "password": "0123456789abc"}
-    if kind in ("form", "user_form"):
-        client.application.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own test; here: roles
     return client.open(path, method=method, data=data)
 
 
@@ -61,6 +86,8 @@ def _send(client, method, path, kind):
 def test_every_write_needs_the_right_role(fresh, method, path, kind, needed):
     owner = authorize(fresh, "planner", "owner")
     rid = owner.post("/api/reviews", json=SITE).get_json()["id"]
+    if kind == "undo":  # something to undo
+        assert _send(authorize(fresh, "editor", "prep"), "POST", "/api/data/parks/features", "draw").status_code == 201
     path = path.format(rid=rid)
     clients = {role: authorize(fresh, role, f"{role}-x" if role != "planner" else "owner") for role in ROLES}
     before = _counts(fresh)

@@ -26,7 +26,12 @@ def _side_panel(reg: LayerRegistry, lang: str) -> dict:
     for spec in reg:
         summary = reg.summary(spec.name)
         legend.append({"spec": spec, "summary": summary})
-        if spec.notice(lang):
+        replaced = summary["quality"] != spec.quality  # the bureau's data replaced the shipped file
+        if replaced:
+            notices.append({"title": spec.title(lang), "quality": summary["quality"],
+                            "text": "已导入本单位数据，替换了数据包中的版本。" if lang == "zh"
+                            else "The bureau's own data replaced the data pack's version."})
+        elif spec.notice(lang):
             notices.append({"title": spec.title(lang), "quality": spec.quality, "text": spec.notice(lang)})
         gone = reg.missing_geometry(spec.name)
         if len(gone):
