@@ -110,3 +110,18 @@ def test_pages_render(client):
         html = r.get_data(as_text=True)
         assert 'src="http' not in html and 'href="http' not in html.replace('href="https://www.geonames', "")
         assert 'id="assumptions"' in html
+
+
+def test_origin_with_no_network_nearby_is_422(client):
+    r = client.get("/api/isochrones?lon=123.1&lat=45.4")  # inside the service box, > 30 km from any node
+    assert r.status_code == 422
+    assert r.get_json()["error"]["code"] == "no_network_nearby" and "no road within" in r.get_json()["error"]["message"]
+
+
+def test_unreachable_destination_is_a_result_not_an_error(client):
+    # 双阳 lies on no corridor of the schematic network (see data/routes): unreachable by car
+    r = client.get(f"/api/route?from={CENTRE}&to=125.65948,43.52259&mode=car")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["minutes"] is None and body["status"] == "unreachable" and body["geometry"] is None
+    assert "Infinity" not in r.get_data(as_text=True) and "NaN" not in r.get_data(as_text=True)
