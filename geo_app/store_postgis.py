@@ -1,0 +1,334 @@
+"""Review store on PostgreSQL + PostGIS (psycopg 3), for a service shared by several hosts.
+
+Same public API and semantics as :class:`geo_app.store.ReviewStore` (the SQLite default):
+``add/get/list/count/delete/to_geojson/to_csv/schema_version/close``, one transaction per
+review, soft delete, newest first, and :class:`~geo_app.errors.StorageUnavailable` (HTTP 503)
+when the server is unreachable, the database or session is read-only, a lock cannot be taken
+in time or the role may not write. Nothing is stored when a write fails.
+
+Schema
+    ``reviews.geometry`` is ``geometry(Geometry, 4326)`` with a GiST index; the review's
+    GeoJSON text is kept as well (``geometry_json``) so a review reads back exactly as it
+    was posted. The schema is created and migrated by the app: :data:`MIGRATIONS` is an
+    append-only list and the ``schema_version`` table records each applied step. Migrations
+    run under a transaction-level advisory lock, so many processes may open the store at once.
+
+bbox filter
+    ``list(bbox=...)`` filters in SQL with ``geometry && ST_MakeEnvelope(...)`` (GiST-indexed):
+    the geometry's bounds intersect the box, the same rule as the SQLite backend.
+
+Threads
+    Each thread gets its own connection (autocommit; explicit transactions), opened lazily
+    and re-opened when the server dropped it.
+
+Tables are created unqualified, i.e. in the first schema of the connection's ``search_path``
+(``public`` by default; the tests pass ``options=-csearch_path=...`` in the URL).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import shapely
+import shapely.geometry
+
+from .errors import StorageUnavailable, ValidationError
+from .store import _COLUMNS, VERDICTS, ReviewStore, _bounds, _geojson, _now
+
+#: Append-only list of migrations; ``max(schema_version.version)`` is the number applied.
+MIGRATIONS: list[str] = [
+    # 1: the reviews table with a PostGIS geometry and its GiST index.
+    """
+    CREATE TABLE reviews (
+        seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id            text        NOT NULL UNIQUE,
+        created_at    timestamptz NOT NULL,
+        project       text,
+        sector        text,
+        verdict       text        NOT NULL CHECK (verdict IN ('suitable', 'conditional', 'unsuitable')),
+        geometry      geometry(Geometry, 4326) NOT NULL,
+        geometry_json json        NOT NULL,
+        report        json        NOT NULL,
+        data_version  text        NOT NULL,
+        author        text,
+        deleted_at    timestamptz
+    );
+    CREATE INDEX reviews_geometry_gist ON reviews USING gist (geometry);
+    CREATE INDEX reviews_verdict ON reviews (verdict);
+    CREATE INDEX reviews_sector ON reviews (sector);
+    CREATE INDEX reviews_created ON reviews (created_at);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+#: Advisory lock key held while migrating (any 64-bit number unique to this app).
+_MIGRATION_LOCK = 0x6765_6F61_7070_0001
+_SELECT = ("id, created_at, project, sector, verdict, geometry_json, report, data_version, author, deleted_at")
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (for messages)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", re.sub(r"(password=)[^&\s]*", r"\1***", url))
+
+
+def _iso(value: datetime | None) -> str | None:
+    """A timestamp as the SQLite backend writes it: UTC, microseconds, ``Z``."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _prepare(review: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a review exactly like :meth:`geo_app.store.ReviewStore.add` and return its columns.
+
+    Raises
+    ------
+    ValidationError
+        Missing or non-JSON-safe report, unknown verdict, bad geometry or no ``data_version``.
+    """
+    report = review.get("report")
+    if not isinstance(report, Mapping):
+        raise ValidationError("review report must be an object", field="report")
+    verdict = review.get("verdict") or report.get("verdict")
+    if verdict not in VERDICTS:
+        raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
+    gj = _geojson(review.get("geometry"))
+    _bounds(gj)  # raises when there are no coordinates
+    try:
+        report_text = json.dumps(report, ensure_ascii=False, allow_nan=False, sort_keys=False)
+        geom_text = json.dumps(gj, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"review is not JSON-safe: {exc}", field="report") from exc
+    dv = review.get("data_version")
+    if not isinstance(dv, str) or not dv:
+        raise ValidationError("data_version (a hash of data/) is required", field="data_version")
+    try:
+        wkb = shapely.to_wkb(shapely.geometry.shape(gj), hex=False, include_srid=False)
+    except Exception as exc:  # noqa: BLE001 - shapely raises several types for bad GeoJSON
+        raise ValidationError(f"review geometry is not valid GeoJSON: {exc}", field="geometry") from exc
+    return {"id": uuid.uuid4().hex, "created_at": datetime.fromisoformat(_now().replace("Z", "+00:00")),
+            "project": review.get("project"), "sector": review.get("sector"), "verdict": verdict,
+            "wkb": wkb, "geometry_json": geom_text, "report": report_text, "data_version": dv,
+            "author": review.get("author")}
+
+
+class PostGISReviewStore:
+    """Siting reviews in a PostgreSQL + PostGIS database.
+
+    Parameters
+    ----------
+    url
+        libpq URL, e.g. ``postgresql://user@host/db`` or
+        ``postgresql:///geoapp?host=/tmp/geoapp-pg/socket``.
+    readonly
+        Open every session read-only: reads work, every write raises ``StorageUnavailable``.
+    timeout
+        Seconds to wait for the server (connect) and for a row or table lock held by another
+        session before giving up.
+    """
+
+    to_geojson = staticmethod(ReviewStore.to_geojson)
+    to_csv = staticmethod(ReviewStore.to_csv)
+
+    def __init__(self, url: str, *, readonly: bool = False, timeout: float = 5.0) -> None:
+        self.url = str(url)
+        self.readonly = readonly
+        self.timeout = float(timeout)
+        self._local = threading.local()
+        self._all: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"PostGISReviewStore({_redact(self.url)!r})"
+
+    @property
+    def name(self) -> str:
+        """The database URL without its password (used in messages)."""
+        return _redact(self.url)
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection:
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self.timeout)))
+            conn.execute("SET TimeZone = 'UTC'")
+            conn.execute(f"SET lock_timeout = {int(self.timeout * 1000)}")
+            if self.readonly:
+                conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"review store {self.name} cannot be opened: {exc}".strip()) from exc
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except psycopg.Error:  # pragma: no cover - closing is best effort
+                pass
+        self._local = threading.local()
+
+    def __enter__(self) -> PostGISReviewStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------
+    @staticmethod
+    def _version(conn: psycopg.Connection) -> int:
+        """Applied schema version; 0 when the ``schema_version`` table does not exist."""
+        if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            return 0
+        return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        try:
+            version = self._version(conn)
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"review store {self.name} cannot be read: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise StorageUnavailable(
+                f"review store {self.name} has schema version {version}, newer than this code ({SCHEMA_VERSION})")
+        if version == SCHEMA_VERSION:
+            return
+        try:
+            with conn.transaction():
+                # Serialise concurrent openers; re-read the version inside the lock.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                             "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                version = self._version(conn)
+                for i in range(version, SCHEMA_VERSION):
+                    conn.execute(MIGRATIONS[i])
+                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (i + 1,))
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"review store {self.name}: schema cannot be created: {exc}") from exc
+
+    def schema_version(self) -> int:
+        """Return the applied schema version (``max(schema_version.version)``)."""
+        try:
+            return self._version(self._connect())
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"review store {self.name} cannot be read ({exc})") from exc
+
+    # -- writes ---------------------------------------------------------------------------
+    def add(self, review: Mapping[str, Any]) -> str:
+        """Store one review in one transaction and return its id.
+
+        Parameters
+        ----------
+        review
+            ``geometry`` (GeoJSON dict or shapely), ``report`` (dict; JSON-safe, no NaN),
+            ``data_version`` (str), and optional ``project``, ``sector``, ``author`` and
+            ``verdict`` (taken from ``report["verdict"]`` when absent).
+
+        Returns
+        -------
+        str
+            The review id (a UUID4 hex string), stable across re-opens.
+        """
+        row = _prepare(review)
+        conn = self._connect()
+        try:
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO reviews (id, created_at, project, sector, verdict, geometry, geometry_json, "
+                    "report, data_version, author) VALUES (%(id)s, %(created_at)s, %(project)s, %(sector)s, "
+                    "%(verdict)s, ST_SetSRID(ST_GeomFromWKB(%(wkb)s), 4326), %(geometry_json)s::json, "
+                    "%(report)s::json, %(data_version)s, %(author)s)", row)
+        except psycopg.Error as exc:
+            raise StorageUnavailable(
+                f"review store {self.name} cannot be written ({_msg(exc)}); nothing was stored") from exc
+        return row["id"]
+
+    def delete(self, rid: str) -> bool:
+        """Soft-delete a review (sets ``deleted_at``); return True when one was found."""
+        conn = self._connect()
+        try:
+            with conn.transaction():
+                cur = conn.execute("UPDATE reviews SET deleted_at = %s WHERE id = %s AND deleted_at IS NULL",
+                                   (datetime.now(UTC), rid))
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"review store {self.name} cannot be written ({_msg(exc)})") from exc
+        return cur.rowcount > 0
+
+    # -- reads ----------------------------------------------------------------------------
+    @staticmethod
+    def _row(r: tuple[Any, ...]) -> dict[str, Any]:
+        out = dict(zip(_COLUMNS, r, strict=True))
+        out["created_at"] = _iso(out["created_at"])
+        out["deleted_at"] = _iso(out["deleted_at"])
+        return out
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._connect().execute(sql, tuple(params)).fetchall()
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"review store {self.name} cannot be read ({_msg(exc)})") from exc
+
+    def get(self, rid: str) -> dict[str, Any] | None:
+        """Return one review (not soft-deleted) or None."""
+        if not isinstance(rid, str):
+            return None
+        rows = self._read(f"SELECT {_SELECT} FROM reviews WHERE id = %s AND deleted_at IS NULL", (rid,))
+        return self._row(rows[0]) if rows else None
+
+    def list(self, verdict: str | None = None, sector: str | None = None,
+             bbox: tuple[float, float, float, float] | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
+        """Return stored reviews, newest first.
+
+        Parameters
+        ----------
+        verdict, sector
+            Exact-match filters.
+        bbox
+            ``(minlon, minlat, maxlon, maxlat)``: reviews whose geometry's bounds intersect it
+            (``geometry && ST_MakeEnvelope(...)``, answered from the GiST index).
+        limit
+            Largest number of rows.
+        """
+        where = ["deleted_at IS NULL"]
+        params: list[Any] = []
+        if verdict:
+            where.append("verdict = %s")
+            params.append(verdict)
+        if sector:
+            where.append("sector = %s")
+            params.append(sector)
+        if bbox is not None:
+            x0, y0, x1, y1 = (float(v) for v in bbox)
+            where.append("geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+            params += [x0, y0, x1, y1]
+        sql = f"SELECT {_SELECT} FROM reviews WHERE {' AND '.join(where)} ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(int(limit))
+        return [self._row(r) for r in self._read(sql, params)]
+
+    def count(self) -> int:
+        """Return the number of stored (not soft-deleted) reviews."""
+        return int(self._read("SELECT count(*) FROM reviews WHERE deleted_at IS NULL")[0][0])
+
+
+def _msg(exc: psycopg.Error) -> str:
+    """First line of a driver error, with its SQLSTATE name when there is one."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
