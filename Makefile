@@ -1,6 +1,7 @@
 # The two commands the README opens with. Both work from a fresh clone on Debian 12 + Python 3.11.
 #   make serve   install into .venv and start the service on http://127.0.0.1:5000
-#   make test    install test extras, Debian chromium + a CJK font, then lint and run the whole suite
+#   make test    install test extras, Debian chromium + a CJK font, start a throwaway PostGIS on a Unix
+#                socket, then lint and run the whole suite
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: serve test install install-test system-deps lint bench
+.PHONY: serve test install install-test system-deps lint bench pg-stop bench-batch
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv && $(PY) -m venv $(VENV); }
@@ -40,7 +41,13 @@ lint: install-test
 
 test: install-test
 	$(BIN)/ruff check geo_app tests benchmarks scripts
-	$(BIN)/python -m pytest -q
+	export GEO_APP_TEST_DATABASE_URL="$$(scripts/pg_test_server.sh start)" && $(BIN)/python -m pytest -q
+
+pg-stop:
+	scripts/pg_test_server.sh stop
+
+bench-batch: install-test
+	$(BIN)/python benchmarks/batch.py --repeat 2
 
 bench: install-test
 	$(BIN)/python benchmarks/engine.py
