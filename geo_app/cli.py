@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from .cli_support import domain_errors
 from .errors import GeoAppError
 
 
@@ -90,6 +91,7 @@ def layers_cmd() -> None:
 @click.option("--sector", default=None, help="Project sector, e.g. 医药健康.")
 @click.option("--save", is_flag=True, help="Store the review (as POST /api/reviews does).")
 @with_appcontext
+@domain_errors
 def review_cmd(lon: float | None, lat: float | None, polygon: str | None, project: str | None,
                sector: str | None, save: bool) -> None:
     """Review a proposed project site and print the report as JSON."""
@@ -99,22 +101,18 @@ def review_cmd(lon: float | None, lat: float | None, polygon: str | None, projec
     from .reviews import geojson_upload
 
     svc = current_app.extensions["geo_app"]["reviews"]
-    try:
-        if polygon:
-            geometry = geojson_upload(Path(polygon).read_bytes())
-        elif lon is not None and lat is not None:
-            geometry = {"type": "Point", "coordinates": [lon, lat]}
-        else:
-            raise click.UsageError("give --lon and --lat, or --polygon FILE")
-        payload = {"geometry": geometry, "project": project, "sector": sector}
-        if save:
-            rid, report = svc.submit(payload)
-            report = {"id": rid, **report}
-        else:
-            report = svc.review(svc.parse(payload))
-    except GeoAppError as exc:
-        click.echo(f"geo-app: {exc.message}", err=True)
-        sys.exit(2)
+    if polygon:
+        geometry = geojson_upload(Path(polygon).read_bytes())
+    elif lon is not None and lat is not None:
+        geometry = {"type": "Point", "coordinates": [lon, lat]}
+    else:
+        raise click.UsageError("give --lon and --lat, or --polygon FILE")
+    payload = {"geometry": geometry, "project": project, "sector": sector}
+    if save:
+        rid, report = svc.submit(payload)
+        report = {"id": rid, **report}
+    else:
+        report = svc.review(svc.parse(payload))
     click.echo(json.dumps(report, ensure_ascii=False, indent=1, allow_nan=False))
 
 
@@ -127,23 +125,16 @@ def _users():  # type: ignore[no-untyped-def]
     return current_app.extensions["geo_app"]["users"]
 
 
-def _fail(exc: GeoAppError) -> None:
-    click.echo(f"geo-app: {exc.message}", err=True)
-    sys.exit(2)
-
-
 @users_group.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["viewer", "planner", "editor", "admin"]), required=True)
 @click.password_option("--password", help="Prompted (hidden, twice) when not given.")
 @with_appcontext
+@domain_errors
 def users_add(name: str, role: str, password: str) -> None:
     """Add a user with a role."""
-    try:
-        _users().add(name, role, password)
-        _users().audit(None, "user_add", name, detail={"role": role, "via": "cli"})
-    except GeoAppError as exc:
-        _fail(exc)
+    _users().add(name, role, password)
+    _users().audit(None, "user_add", name, detail={"role": role, "via": "cli"})
     click.echo(f"added {name} ({role})")
 
 
@@ -160,13 +151,11 @@ def users_list() -> None:
 @click.argument("name")
 @click.password_option("--password", help="Prompted (hidden, twice) when not given.")
 @with_appcontext
+@domain_errors
 def users_passwd(name: str, password: str) -> None:
     """Set a user's password (ends their sessions)."""
-    try:
-        _users().set_password(name, password)
-        _users().audit(None, "password_change", name, detail={"via": "cli"})
-    except GeoAppError as exc:
-        _fail(exc)
+    _users().set_password(name, password)
+    _users().audit(None, "password_change", name, detail={"via": "cli"})
     click.echo(f"password of {name} changed")
 
 
@@ -174,13 +163,11 @@ def users_passwd(name: str, password: str) -> None:
 @click.argument("name")
 @click.option("--label", default="cli", show_default=True)
 @with_appcontext
+@domain_errors
 def users_token(name: str, label: str) -> None:
     """Create an API token for a user and print it once."""
-    try:
-        token = _users().create_token(name, label)
-        _users().audit(None, "token_create", name, detail={"via": "cli", "label": label})
-    except GeoAppError as exc:
-        _fail(exc)
+    token = _users().create_token(name, label)
+    _users().audit(None, "token_create", name, detail={"via": "cli", "label": label})
     click.echo(token)
 
 

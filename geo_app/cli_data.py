@@ -6,10 +6,8 @@ report and exits with status 2 too, having written nothing in the data folder.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +15,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .errors import GeoAppError
-
-
-def _domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a domain error into a message on stderr and exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GeoAppError as exc:
-            click.echo(f"geo-app: {exc.message}", err=True)
-            sys.exit(2)
-
-    return wrapper
+from .cli_support import domain_errors
 
 
 def _registry() -> Any:
@@ -62,7 +46,7 @@ def data_group() -> None:
 @click.option("--force", is_flag=True, help="Import despite unmatched names or geometries make_valid repaired.")
 @click.option("--note", default="", help="Author note for the layer history.")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, code_field: str | None,
                dry_run: bool, force: bool, note: str) -> None:
     """Import FILE (Shapefile, zipped Shapefile, GeoPackage, GeoJSON) as LAYER, converted to WGS84."""
@@ -92,7 +76,7 @@ def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, 
 @click.argument("layer")
 @click.option("--note", default="", help="Author note for the layer history.")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def undo_cmd(layer: str, note: str) -> None:
     """Revert the last import or drawing saved into LAYER (restores its backup)."""
     from . import importer
@@ -106,7 +90,7 @@ def undo_cmd(layer: str, note: str) -> None:
 
 @data_group.command("reload")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def reload_cmd() -> None:
     """Drop this process's cached layers and re-read every data file (checks that they load).
 

@@ -6,10 +6,7 @@ Plain click commands collected in :data:`COMMANDS`; :mod:`geo_app.cli` adds them
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +14,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .errors import GeoAppError
+from .cli_support import domain_errors
 from .validate import parse_choice, parse_float, parse_int, parse_lonlat, parse_minutes
 
 MODES = ("car", "rail", "best")
-
-
-def _domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a domain error into a message on stderr and exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GeoAppError as exc:
-            click.echo(f"geo-app: {exc.message}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 def _ext() -> dict[str, Any]:
@@ -61,7 +44,7 @@ def _write(text: str, out: Path | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="FILE.geojson or FILE.tif; GeoJSON on stdout when omitted.")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def isochrone_cmd(lon: str, lat: str, minutes: str, mode: str, direction: str, cell: str,
                   output: Path | None) -> None:
     """Isochrones (contour polygons) from or to a point."""
@@ -100,7 +83,7 @@ def _table_text(table: Any, fmt: str) -> str:
 @click.option("--format", "fmt", default="table", show_default=True, help="table | json | csv")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @with_appcontext
-@_domain_errors
+@domain_errors
 def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Path | None) -> None:
     """Per-township reach table to a destination (default Changchun)."""
     import geopandas as gpd
@@ -126,7 +109,7 @@ def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Pat
 @click.option("--to", "dest", default="changchun", show_default=True, help="changchun, a place name or LON,LAT.")
 @click.option("--mode", default="best", show_default=True, help="car | rail | best")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def route_cmd(origin: str, dest: str, mode: str) -> None:
     """Fastest route: minutes, km, modes used and the path (GeoJSON geometry)."""
     from shapely.geometry import mapping
@@ -153,7 +136,7 @@ def network_group() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output graphml [data/routes/roads.graphml].")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def network_build(source: Path, output: Path | None) -> None:
     """Build a drivable road graphml from OpenStreetMap data (osmnx)."""
     from .network.roads import build_osm_graph, load_graphml_network, load_model

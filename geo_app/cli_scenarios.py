@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from .cli_engine import _domain_errors
+from .cli_support import domain_errors
 
 
 @click.group("scenario")
@@ -43,7 +43,7 @@ def list_cmd() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="diff.tif (minutes saved) or table.csv; a summary and the table on stdout when omitted.")
 @with_appcontext
-@_domain_errors
+@domain_errors
 def compare_cmd(name: str, mode: str | None, minutes: str, cell: str, output: Path | None) -> None:
     """Compare scenario NAME with today's network: reach to Changchun before and after."""
     from .analysis import scenarios as sc
