@@ -131,7 +131,37 @@ def _bounds(gj: Mapping[str, Any]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-class ReviewStore:
+class PerThreadConnections:
+    """Closing and ``with`` support for stores that keep one connection per thread.
+
+    Subclasses set ``_lock``, ``_all`` (every connection opened), ``_local`` (the
+    thread-local slot) and ``_close_errors`` (their driver's error class).
+    """
+
+    _close_errors: tuple[type[BaseException], ...] = (Exception,)
+    _lock: threading.Lock
+    _all: list[Any]
+    _local: threading.local
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except self._close_errors:  # pragma: no cover - closing is best effort
+                pass
+        self._local = threading.local()
+
+    def __enter__(self) -> PerThreadConnections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ReviewStore(PerThreadConnections):
     """Siting reviews in one SQLite file.
 
     Parameters
@@ -143,6 +173,8 @@ class ReviewStore:
     timeout
         Seconds to wait for a lock held by another process before giving up.
     """
+
+    _close_errors = (sqlite3.Error,)
 
     def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 5.0) -> None:
         self.path = Path(path)
@@ -185,23 +217,6 @@ class ReviewStore:
         with self._lock:
             self._all.append(conn)
         return conn
-
-    def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing is best effort
-                pass
-        self._local = threading.local()
-
-    def __enter__(self) -> ReviewStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _migrate(self) -> None:
         conn = self._connect()
@@ -257,25 +272,11 @@ class ReviewStore:
         str
             The review id (a UUID4 hex string), stable across re-opens.
         """
-        report = review.get("report")
-        if not isinstance(report, Mapping):
-            raise ValidationError("review report must be an object", field="report")
-        verdict = review.get("verdict") or report.get("verdict")
-        if verdict not in VERDICTS:
-            raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
-        gj = _geojson(review.get("geometry"))
-        bounds = _bounds(gj)
-        try:
-            report_text = json.dumps(report, ensure_ascii=False, allow_nan=False, sort_keys=False)
-            geom_text = json.dumps(gj, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"review is not JSON-safe: {exc}", field="report") from exc
-        dv = review.get("data_version")
-        if not isinstance(dv, str) or not dv:
-            raise ValidationError("data_version (a hash of data/) is required", field="data_version")
+        checked = check_review(review)
         rid = uuid.uuid4().hex
-        row = (rid, _now(), review.get("project"), review.get("sector"), verdict, geom_text, report_text,
-               dv, review.get("author"), None, *bounds)
+        row = (rid, _now(), review.get("project"), review.get("sector"), checked["verdict"],
+               checked["geometry_json"], checked["report"], checked["data_version"], review.get("author"), None,
+               *checked["bounds"])
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -407,6 +408,40 @@ class ReviewStore:
                     "; ".join(x.get("zh", "") for x in reasons), "; ".join(x.get("en", "") for x in reasons)]
             w.writerow([safe(v) if i not in (6, 7) else v for i, v in enumerate(vals)])
         return buf.getvalue()
+
+
+def check_review(review: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a review for storage; shared by every backend so they accept the same input.
+
+    Returns
+    -------
+    dict
+        ``verdict``, ``geojson`` (dict), ``geometry_json`` and ``report`` (JSON text),
+        ``data_version`` and ``bounds``.
+
+    Raises
+    ------
+    ValidationError
+        Missing or non-JSON-safe report, unknown verdict, bad geometry or no ``data_version``.
+    """
+    report = review.get("report")
+    if not isinstance(report, Mapping):
+        raise ValidationError("review report must be an object", field="report")
+    verdict = review.get("verdict") or report.get("verdict")
+    if verdict not in VERDICTS:
+        raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
+    gj = _geojson(review.get("geometry"))
+    bounds = _bounds(gj)
+    try:
+        report_text = json.dumps(report, ensure_ascii=False, allow_nan=False, sort_keys=False)
+        geom_text = json.dumps(gj, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"review is not JSON-safe: {exc}", field="report") from exc
+    dv = review.get("data_version")
+    if not isinstance(dv, str) or not dv:
+        raise ValidationError("data_version (a hash of data/) is required", field="data_version")
+    return {"verdict": verdict, "geojson": gj, "geometry_json": geom_text, "report": report_text,
+            "data_version": dv, "bounds": bounds}
 
 
 def open_store(config: Mapping[str, Any]) -> Any:

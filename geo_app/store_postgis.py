@@ -27,7 +27,6 @@ Tables are created unqualified, i.e. in the first schema of the connection's ``s
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import uuid
@@ -40,7 +39,7 @@ import shapely
 import shapely.geometry
 
 from .errors import StorageUnavailable, ValidationError
-from .store import _COLUMNS, VERDICTS, ReviewStore, _bounds, _geojson, _now
+from .store import _COLUMNS, PerThreadConnections, ReviewStore, _now, check_review
 
 #: Append-only list of migrations; ``max(schema_version.version)`` is the number applied.
 MIGRATIONS: list[str] = [
@@ -85,40 +84,27 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _prepare(review: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a review exactly like :meth:`geo_app.store.ReviewStore.add` and return its columns.
+    """Validate a review (:func:`geo_app.store.check_review`) and return its PostGIS columns.
 
     Raises
     ------
     ValidationError
         Missing or non-JSON-safe report, unknown verdict, bad geometry or no ``data_version``.
     """
-    report = review.get("report")
-    if not isinstance(report, Mapping):
-        raise ValidationError("review report must be an object", field="report")
-    verdict = review.get("verdict") or report.get("verdict")
-    if verdict not in VERDICTS:
-        raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
-    gj = _geojson(review.get("geometry"))
-    _bounds(gj)  # raises when there are no coordinates
-    try:
-        report_text = json.dumps(report, ensure_ascii=False, allow_nan=False, sort_keys=False)
-        geom_text = json.dumps(gj, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"review is not JSON-safe: {exc}", field="report") from exc
-    dv = review.get("data_version")
-    if not isinstance(dv, str) or not dv:
-        raise ValidationError("data_version (a hash of data/) is required", field="data_version")
+    checked = check_review(review)
+    gj = checked["geojson"]
     try:
         wkb = shapely.to_wkb(shapely.geometry.shape(gj), hex=False, include_srid=False)
     except Exception as exc:  # noqa: BLE001 - shapely raises several types for bad GeoJSON
         raise ValidationError(f"review geometry is not valid GeoJSON: {exc}", field="geometry") from exc
     return {"id": uuid.uuid4().hex, "created_at": datetime.fromisoformat(_now().replace("Z", "+00:00")),
-            "project": review.get("project"), "sector": review.get("sector"), "verdict": verdict,
-            "wkb": wkb, "geometry_json": geom_text, "report": report_text, "data_version": dv,
+            "project": review.get("project"), "sector": review.get("sector"), "verdict": checked["verdict"],
+            "wkb": wkb, "geometry_json": checked["geometry_json"], "report": checked["report"],
+            "data_version": checked["data_version"],
             "author": review.get("author")}
 
 
-class PostGISReviewStore:
+class PostGISReviewStore(PerThreadConnections):
     """Siting reviews in a PostgreSQL + PostGIS database.
 
     Parameters
@@ -135,6 +121,8 @@ class PostGISReviewStore:
 
     to_geojson = staticmethod(ReviewStore.to_geojson)
     to_csv = staticmethod(ReviewStore.to_csv)
+
+    _close_errors = (psycopg.Error,)
 
     def __init__(self, url: str, *, readonly: bool = False, timeout: float = 5.0) -> None:
         self.url = str(url)
@@ -171,22 +159,6 @@ class PostGISReviewStore:
             self._all.append(conn)
         return conn
 
-    def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except psycopg.Error:  # pragma: no cover - closing is best effort
-                pass
-        self._local = threading.local()
-
-    def __enter__(self) -> PostGISReviewStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- schema ---------------------------------------------------------------------------
     @staticmethod
