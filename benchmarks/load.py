@@ -42,15 +42,19 @@ def start_server(instance: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "GEO_APP_INSTANCE": instance}
     subprocess.run([str(BIN / "geo-app"), "users", "add", "load", "--role", "planner", "--password",
                     "load-test-password"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([str(BIN / "geo-app"), "serve", "--port", str(port), "--threads", "8"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # The server's output goes to a file, never to an unread pipe: under load waitress logs
+    # "task queue depth" warnings, and a full pipe would block its main loop.
+    log = Path(instance) / "serve.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([str(BIN / "geo-app"), "serve", "--port", str(port), "--threads", "8"], env=env,
+                                stdout=fh, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 60
     while time.time() < deadline:
-        line = proc.stdout.readline()
-        if "serving on" in line:
+        if "serving on" in log.read_text():
             return proc
+        time.sleep(0.2)
     proc.kill()
-    raise SystemExit("server did not start")
+    raise SystemExit("server did not start: " + log.read_text()[-2000:])
 
 
 def token(instance: str) -> str:
