@@ -55,6 +55,8 @@ WRITES = [
     ("POST", "/api/data/parks/features", "draw", "editor"),
     ("POST", "/data/undo", "undo", "editor"),
     ("POST", "/data/upload", "upload", "editor"),
+    ("POST", "/data/apply", "apply", "editor"),
+    ("POST", "/account", "token_form", "viewer"),
 ]
 ROLES = ["viewer", "planner", "editor", "admin"]
 
@@ -67,6 +69,10 @@ def _send(client, method, path, kind):
         return client.post(path, json={"geometry": SQUARE, "name": "梅河口装备制造产业园"})
     if kind == "undo":
         return client.post(path, json={"layer": "parks"})
+    if kind == "apply":
+        return client.post(path, json={"token": client.application.config["_TEST_UPLOAD_TOKEN"], "note": "t"})
+    if kind == "token_form":
+        return client.post(path, data={"label": "script"})
     if kind == "upload":
         import io
         import json as _json
@@ -88,6 +94,9 @@ def test_every_write_needs_the_right_role(fresh, method, path, kind, needed):
     rid = owner.post("/api/reviews", json=SITE).get_json()["id"]
     if kind == "undo":  # something to undo
         assert _send(authorize(fresh, "editor", "prep"), "POST", "/api/data/parks/features", "draw").status_code == 201
+    if kind == "apply":  # a reported upload to apply
+        r = _send(authorize(fresh, "editor", "prep"), "POST", "/data/upload", "upload")
+        fresh.config["_TEST_UPLOAD_TOKEN"] = r.get_json()["token"]
     path = path.format(rid=rid)
     clients = {role: authorize(fresh, role, f"{role}-x" if role != "planner" else "owner") for role in ROLES}
     before = _counts(fresh)

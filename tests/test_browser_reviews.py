@@ -34,3 +34,26 @@ def test_review_by_clicking_the_map(app, live_server, recording_page):
     recording_page.screenshot("reviews_list")
     assert recording_page.external() == []
     assert recording_page.errors == []
+
+
+def test_viewer_sees_no_new_review_button_and_cannot_post(app, live_server, recording_page):
+    try:
+        app.extensions["geo_app"]["users"].add("zhao.viewer", "viewer", PASSWORD)
+    except Exception:  # noqa: BLE001 - already there
+        pass
+    page = recording_page.page
+    login(page, live_server, "zhao.viewer")
+    page.goto(live_server + "/reviews")
+    assert "zhao.viewer" in page.inner_text("#user-box")
+    assert page.locator("#new-review").count() == 0
+    store = app.extensions["geo_app"]["store"]
+    before = store.count()
+    status = page.evaluate("""async () => {
+        const r = await fetch('/api/reviews', {method: 'POST', headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({geometry: {type: 'Point', coordinates: [125.66, 42.52]}})});
+        return r.status; }""")
+    assert status == 403 and store.count() == before
+    page.goto(live_server + "/reviews/new")
+    assert page.locator("#review-form").count() == 0
+    recording_page.screenshot("reviews_viewer")
+    assert recording_page.external() == []
