@@ -134,10 +134,21 @@ def register_error_handlers(app: Flask) -> None:
     app
         The Flask application.
     """
-    from flask import jsonify, request
+    from flask import jsonify, render_template, request
     from werkzeug.exceptions import HTTPException
 
+    def _page_request() -> bool:
+        """A browser asking for a page (not the API, not a script)."""
+        return (request.method in ("GET", "HEAD") and not request.path.startswith("/api/")
+                and request.accept_mimetypes.accept_html and "Authorization" not in request.headers)
+
     def _domain(exc: GeoAppError):  # type: ignore[no-untyped-def]
+        if _page_request():
+            from .web.i18n import current_lang, translator
+
+            lang = current_lang()
+            return render_template("error.html", error=exc, status=status_for(exc), lang=lang,
+                                   t=translator(lang), path=request.path), status_for(exc)
         return jsonify(exc.to_dict()), status_for(exc)
 
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
