@@ -216,3 +216,14 @@ def test_review_in_a_park_on_fixture_layers(tmp_path):
     park = next(f for f in body["findings"] if f["key"] == "park")
     fit = next(f for f in body["findings"] if f["key"] == "sector_fit")
     assert "梅河口高新区" in str(park["value"]) and fit["status"] == "ok"
+
+
+def test_report_map_shows_the_park(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    shutil.copyfile(ROOT / "tests/data/parks_fixture.geojson", data / "parks.geojson")
+    client = authorize(create_app({"TESTING": True, "INSTANCE": tmp_path / "i", "DATA_DIR": data}))
+    rid = client.post("/api/reviews", json={"geometry": {"type": "Point", "coordinates": [125.65, 42.53]},
+                                            "sector": "医药健康"}).get_json()["id"]
+    html = client.get(f"/reviews/{rid}").get_data(as_text=True)
+    assert "125.645" in html and "125.655" in html  # the pharma park's outline is on the map

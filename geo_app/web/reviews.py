@@ -187,6 +187,7 @@ def _report_map(row: dict[str, Any], lang: str) -> dict[str, str]:
     if path.get("geometry") is not None:
         folium.PolyLine([(y, x) for x, y in path["geometry"].coords], color="#8e44ad", weight=4,
                         dash_array="6 6", tooltip="至长春路线" if lang == "zh" else "route to Changchun").add_to(m)
+    _add_named_parks(m, report, lang)
     for f in report["findings"]:
         d = f.get("detail") or {}
         if f["key"] in ("station", "logistics_hub") and d.get("lon") is not None:
@@ -197,6 +198,21 @@ def _report_map(row: dict[str, Any], lang: str) -> dict[str, str]:
         marker=folium.CircleMarker(radius=9, color="#c0392b", fill=True, fill_color="#fff", fill_opacity=1)
     ).add_to(m)
     return maps.render_parts(m, reg.attributions())
+
+
+def _add_named_parks(m: Any, report: dict[str, Any], lang: str) -> None:
+    """Draw the parks the report names (the site's parks, or the nearest one) from the parks layer."""
+    park = next((f for f in report["findings"] if f["key"] == "park"), None)
+    detail = (park or {}).get("detail") or {}
+    names = {p.get("name_zh") for p in detail.get("parks", [])} | {(detail.get("nearest") or {}).get("name_zh")}
+    names.discard(None)
+    if not names:
+        return
+    reg = registry()
+    parks = reg.frame("parks")
+    named = parks[parks["name_zh"].isin(names) & parks.geometry.notna()]
+    if len(named):
+        maps.add_layer(m, reg.spec("parks"), named, lang, interactive=False)
 
 
 @bp.get("/reviews/<rid>")
