@@ -18,7 +18,7 @@ from rasterio.features import rasterize
 from .surface import Surface, sample, travel_time_surface
 
 COLUMNS = ("level", "code", "name_zh", "name_en", "has_boundary", "share_area_within", "min", "median", "max",
-           "seat_minutes", "status")
+           "share_beyond_limit", "seat_minutes", "status")
 SURFACE_MAX_MINUTES = 240
 
 
@@ -41,15 +41,20 @@ def _num(x: float | None, nd: int = 1) -> float | None:
 
 
 def _stats(values: np.ndarray, minutes: float) -> dict[str, Any]:
-    """Share of cells within ``minutes`` and min/median/max of reachable cells."""
+    """Share of cells within ``minutes`` and min/median/max over all of the unit's cells.
+
+    Cells beyond the surface's limit (NaN) count as slower than any reachable cell: they stay in
+    the median, ``max`` is None when there are any, and ``share_beyond_limit`` says how many.
+    """
+    empty = {"share_area_within": None, "min": None, "median": None, "max": None, "share_beyond_limit": None}
     if values.size == 0:
-        return {"share_area_within": None, "min": None, "median": None, "max": None}
-    ok = values[np.isfinite(values)]
-    share = float((ok <= minutes).sum()) / values.size
-    if ok.size == 0:
-        return {"share_area_within": 0.0, "min": None, "median": None, "max": None}
-    return {"share_area_within": round(share, 4), "min": _num(ok.min()), "median": _num(np.median(ok)),
-            "max": _num(ok.max())}
+        return empty
+    finite = np.isfinite(values)
+    slow = np.where(finite, values, np.inf)
+    beyond = 1.0 - float(finite.sum()) / values.size
+    return {"share_area_within": round(float((slow <= minutes).sum()) / values.size, 4),
+            "min": _num(slow.min()), "median": _num(np.median(slow)),
+            "max": _num(slow.max()) if beyond == 0 else None, "share_beyond_limit": round(beyond, 4)}
 
 
 def _seat(surface: Surface, points: dict[str, tuple[float, float]], code: str | None) -> float | None:
@@ -131,7 +136,7 @@ def _unit_row(surface: Surface, row: dict[str, Any], geom: Any, minutes: float,
             "has_boundary": has, "seat_minutes": _seat(surface, points, code)}
     if not has:
         return {**base, "share_area_within": None, "min": None, "median": None, "max": None,
-                "status": "no boundary"}
+                "share_beyond_limit": None, "status": "no boundary"}
     return {**base, **_stats(_cells(surface, geom), minutes), "status": "ok"}
 
 
