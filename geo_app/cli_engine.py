@@ -86,9 +86,7 @@ def _table_text(table: Any, fmt: str) -> str:
 @domain_errors
 def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Path | None) -> None:
     """Per-township reach table to a destination (default Changchun)."""
-    import geopandas as gpd
-
-    from .analysis.accessibility import reach_table
+    from .analysis.accessibility import reach_inputs, reach_table
     from .analysis.routing import resolve_place
 
     mode = parse_choice(mode, "mode", MODES)
@@ -97,10 +95,8 @@ def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Pat
     cell_m = parse_int(cell, "cell", lo=50, hi=2000)
     layers = _ext()["layers"]
     dest = resolve_place(to, layers.frame("places"))
-    pts_path = Path(current_app.config["DATA_DIR"]) / "town_points.geojson"
-    points = gpd.read_file(pts_path) if pts_path.exists() else None
-    _, table = reach_table(_ext()["graph"](), layers.frame("towns"), layers.frame("boundary"), to_lonlat=dest,
-                           mode=mode, minutes=limit, cell_m=cell_m, town_points=points)
+    _, table = reach_table(_ext()["graph"](), **reach_inputs(layers), to_lonlat=dest, mode=mode, minutes=limit,
+                           cell_m=cell_m)
     _write(_table_text(table, fmt), output)
 
 

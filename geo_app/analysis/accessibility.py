@@ -72,6 +72,22 @@ def _points_by_code(town_points: gpd.GeoDataFrame | None) -> dict[str, tuple[flo
             if g is not None and not g.is_empty}
 
 
+def reach_inputs(layers: Any) -> dict[str, Any]:
+    """The layers a reach table reads, from a layer registry or a name → GeoDataFrame mapping.
+
+    Returns
+    -------
+    dict
+        ``towns``, ``boundary``, ``town_points`` and ``county_seat`` (Meihekou's centre), ready
+        to pass to :func:`reach_table` as keywords.
+    """
+    from .routing import resolve_place
+
+    get = layers.frame if hasattr(layers, "frame") else layers.__getitem__
+    return {"towns": get("towns"), "boundary": get("boundary"), "town_points": get("town_points"),
+            "county_seat": resolve_place("meihekou", get("places"))}
+
+
 def reach_table(graph: Any, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *,
                 to_lonlat: tuple[float, float], mode: str = "best", minutes: float = 120, cell_m: float = 250,
                 town_points: gpd.GeoDataFrame | None = None,

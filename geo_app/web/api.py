@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from shapely import box
 
 from .. import validate
-from ..analysis.accessibility import reach_table
+from ..analysis.accessibility import reach_inputs, reach_table
 from ..analysis.extent import reach_extent
 from ..analysis.isochrones import isochrones
 from ..analysis.routing import resolve_place, route
@@ -213,11 +213,8 @@ def reach_request(params: Any) -> dict[str, Any]:
 
 def compute_reach(req: dict[str, Any]):  # type: ignore[no-untyped-def]
     """Run the 2-hour reach analysis for a validated request (surface, table)."""
-    reg = registry()
-    centre = resolve_place("meihekou", reg.frame("places"))
-    return reach_table(graph(), reg.frame("towns"), reg.frame("boundary"), to_lonlat=req["to"],
-                       mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"],
-                       town_points=reg.frame("town_points"), county_seat=centre)
+    return reach_table(graph(), **reach_inputs(registry()), to_lonlat=req["to"], mode=req["mode"],
+                       minutes=req["minutes"], cell_m=req["cell"])
 
 
 @bp.get("/reach")

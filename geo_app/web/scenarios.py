@@ -18,6 +18,7 @@ from shapely.geometry import shape
 
 from .. import validate
 from ..analysis import scenarios as sc
+from ..analysis.accessibility import reach_inputs
 from ..analysis.routing import resolve_place
 from . import maps
 from .api import feature_collection, json_response
@@ -69,11 +70,8 @@ def compare_request(params: Any, scenario: sc.Scenario) -> dict[str, Any]:
 def run_compare(scenario: sc.Scenario, req: dict[str, Any]) -> sc.Comparison:
     """Compare a scenario with the base network for a validated request (reach to Changchun)."""
     reg = current_app.extensions["geo_app"]["layers"]
-    places = reg.frame("places")
-    return runner().compare(scenario, reg.frame("towns"), reg.frame("boundary"),
-                            to_lonlat=resolve_place("changchun", places), mode=req["mode"],
-                            minutes=req["minutes"], cell_m=req["cell"], town_points=reg.frame("town_points"),
-                            county_seat=resolve_place("meihekou", places))
+    return runner().compare(scenario, **reach_inputs(reg), to_lonlat=resolve_place("changchun", reg.frame("places")),
+                            mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"])
 
 
 def county_shape() -> Any:
