@@ -301,3 +301,10 @@ def test_first_start_prints_a_one_time_admin_password(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_anonymous_password_change_is_401(fresh):
+    client = fresh.test_client()
+    fresh.config["WTF_CSRF_ENABLED"] = False
+    r = client.post("/account/password", data={"old": "x", "new": "0123456789ab", "confirm": "0123456789ab"})
+    assert r.status_code == 401

@@ -191,6 +191,8 @@ def logout() -> Any:
 def password() -> Any:
     """Change one's password (forced after a one-time password)."""
     if not current_user.is_authenticated:
+        if request.method == "POST":
+            raise AuthRequired("log in to change a password", field="authorization")
         return redirect(url_for("auth.login", next="/account/password"))
     lang = current_lang()
     error = None
