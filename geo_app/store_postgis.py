@@ -163,8 +163,13 @@ class PostGISReviewStore(PerThreadConnections):
     # -- schema ---------------------------------------------------------------------------
     @staticmethod
     def _version(conn: psycopg.Connection) -> int:
-        """Applied schema version; 0 when the ``schema_version`` table does not exist."""
-        if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+        """Applied schema version in the current schema; 0 when it has no ``schema_version`` table.
+
+        The lookup is pinned to ``current_schema()`` (where the migrations create their tables), so
+        a ``schema_version`` table further down the search path (e.g. in ``public``) is never read.
+        """
+        exists = conn.execute("SELECT to_regclass(format('%I.schema_version', current_schema()))").fetchone()[0]
+        if exists is None:
             return 0
         return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
 

@@ -529,3 +529,29 @@ def test_concurrent_processes_post_400_reviews(backend, tmp_path):
         assert len(set(keys)) == len(keys) == n_proc * n_each  # 0 duplicates
         assert set(keys) == {(k, i) for k in range(n_proc) for i in range(n_each)}
         assert all(r["report"]["payload"] == "z" * 1000 for r in rows)
+
+
+def test_postgis_schema_version_is_read_from_its_own_schema(tmp_path):
+    """A store in a fresh schema migrates even when another schema on the search path (here
+    ``public``-like: a second test schema listed after it) already holds a newer schema_version."""
+    import psycopg
+
+    base = pg_url_or_skip()
+    other = PostGISBackend(base, f"t_{uuid.uuid4().hex[:12]}")
+    mine = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(other.spec, autocommit=True) as c:
+            c.execute("CREATE TABLE schema_version (version integer)")
+            c.execute("INSERT INTO schema_version VALUES (99)")
+        with psycopg.connect(base, autocommit=True) as c:
+            c.execute(f'CREATE SCHEMA "{mine}"')
+        from geo_app.store_postgis import PostGISReviewStore
+
+        spec = with_query(base, options=f"-csearch_path={mine},{other.schema},public")
+        store = PostGISReviewStore(spec)
+        assert store.schema_version() == 1 and store.count() == 0
+        store.close()
+    finally:
+        other.drop()
+        with psycopg.connect(base, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA IF EXISTS "{mine}" CASCADE')
