@@ -3,6 +3,7 @@ a live server for browser tests and a headless Chromium (Debian's, never downloa
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -45,17 +46,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:
-    """Serve the app with waitress (the production server) on a free loopback port."""
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Serve an app with waitress (the production server) on a free loopback port; yield its URL."""
     import waitress.server
 
     port = _free_port()
     server = waitress.server.create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The session app (shipped data) served on loopback."""
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

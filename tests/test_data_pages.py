@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 import zipfile
 from pathlib import Path
 
@@ -186,16 +185,10 @@ def test_roles_and_csrf(app):
 @pytest.fixture()
 def tmp_server(app):
     """A waitress server over the tmp app (as conftest.live_server does for the shipped data)."""
-    import waitress.server
+    from tests.conftest import serve
 
-    from tests.conftest import _free_port
-
-    port = _free_port()
-    server = waitress.server.create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.mark.browser
