@@ -11,11 +11,11 @@ build the base graph and the scenario graph; two reach tables). The LAST line pr
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 
 import geopandas as gpd
+from _timing import p50  # benchmarks/ is on sys.path when run as a script
 
 from geo_app.analysis import scenarios as sc
 from geo_app.network.graph import build_graph
@@ -28,13 +28,7 @@ MEIHEKOU = (125.67876, 42.52869)
 NAMES = ("trunk_roads_first_class", "fast_rail_changchun")
 
 
-def p50(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
 
 
 def layers() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
