@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -43,7 +44,7 @@ def test_trunk_nodes_are_real_places(graph):
 def test_arrays_are_read_only(graph):
     arrays = [graph.node_lonlat, graph.node_xy, graph.platform_lonlat]
     for mg in graph.modes.values():
-        arrays += [mg.fwd.data, mg.fwd.indices, mg.fwd.indptr, mg.rev.data, mg.fwd_len, mg.fwd_kind]
+        arrays += [mg.fwd.data, mg.fwd.indices, mg.fwd.indptr, mg.rev.data, mg.fwd_len, mg.fwd_kind, mg.table]
     for a in arrays:
         assert not a.flags.writeable
         with pytest.raises(ValueError):
@@ -57,6 +58,43 @@ def test_one_to_all_shapes_and_directions(graph):
     assert fwd[3] == pytest.approx(0, abs=1e-2)
     assert 105 * 60 <= fwd[0] <= 150 * 60
     assert rev[3] == pytest.approx(fwd[0], rel=1e-6)  # symmetric trunk roads
+
+
+def without_tables(graph: TravelGraph) -> TravelGraph:
+    """The same graph with the all-pairs tables dropped, so every query runs Dijkstra."""
+    return replace(graph, modes={m: replace(mg, table=None) for m, mg in graph.modes.items()})
+
+
+def test_shipped_mode_graphs_carry_an_all_pairs_table(graph):
+    for mg in graph.modes.values():
+        assert mg.table.shape == (mg.n, mg.n)
+        assert np.array_equal(mg.table, dijkstra(mg.fwd, directed=True))
+
+
+@pytest.mark.parametrize("mode", ["car", "rail", "best"])
+@pytest.mark.parametrize("direction", ["from", "to"])
+def test_table_lookup_equals_dijkstra(graph, mode, direction):
+    plain = without_tables(graph)
+    rng = np.random.default_rng(7)
+    for origin in ORIGINS:
+        for limit in (None, 45 * 60.0, 120 * 60.0):
+            a = graph.one_to_all(origin, mode=mode, direction=direction, limit_s=limit)
+            b = plain.one_to_all(origin, mode=mode, direction=direction, limit_s=limit)
+            assert np.array_equal(np.isinf(a), np.isinf(b))
+            assert np.allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=0, atol=0.01)
+    for _ in range(20):  # arbitrary node sets and offsets, single and multiple sources
+        nodes = rng.choice(graph.n_road, size=rng.integers(1, 5), replace=False)
+        offsets = rng.uniform(0, 3600, len(nodes))
+        a = graph.from_nodes(nodes, offsets, mode=mode, direction=direction, limit_s=5400.0)
+        b = plain.from_nodes(nodes, offsets, mode=mode, direction=direction, limit_s=5400.0)
+        assert np.array_equal(np.isinf(a), np.isinf(b))
+        assert np.allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=0, atol=0.01)
+
+
+def test_from_nodes_offset_beyond_limit_reaches_nothing(graph):
+    for g in (graph, without_tables(graph)):
+        t = g.from_nodes(np.array([3]), np.array([600.0]), mode="car", direction="from", limit_s=300.0)
+        assert np.isinf(t).all()
 
 
 def test_limit_makes_far_nodes_inf(graph):
@@ -87,6 +125,28 @@ def test_snap_shapes_and_limit(graph):
     assert idx.shape == (2, k) and acc.shape == (2, k)
     assert acc[0, 0] == pytest.approx(0, abs=1e-6)
     assert np.isinf(acc[1]).all()
+
+
+def test_direct_snap_equals_kd_tree(graph):
+    """Small snaps measure distances directly; they must agree with the KD-tree query."""
+    rng = np.random.default_rng(3)
+    near = graph.node_xy[rng.integers(0, graph.n_road, 300)] + rng.normal(0, graph.access_limit_m, (300, 2))
+    xy = np.concatenate([near, graph.node_xy[:5]])  # exactly on nodes too
+    k = 4
+    found_any = 0
+    for point in xy:
+        idx, acc = graph.snap_xy(point[None, :], k)  # 1 point x ~100 nodes: the direct path
+        dist, tidx = graph.tree.query(point, k=k, distance_upper_bound=graph.access_limit_m)
+        found = tidx < graph.n_road
+        assert np.array_equal(np.isfinite(acc[0]), found)
+        assert np.array_equal(idx[0][found], tidx[found])
+        assert np.allclose(acc[0][found], graph.access_seconds(dist[found]))
+        found_any += found.any()
+    assert 50 < found_any < len(xy)  # both outcomes are exercised
+    many_idx, many_acc = graph.snap_xy(xy, k)  # 305 points x ~100 nodes: the KD-tree path
+    one_by_one = [graph.snap_xy(p[None], k) for p in xy]
+    one_idx, one_acc = np.vstack([i for i, _ in one_by_one]), np.vstack([a for _, a in one_by_one])
+    assert np.array_equal(many_idx, one_idx) and np.allclose(many_acc, one_acc)
 
 
 def test_no_network_nearby(graph):

@@ -4,7 +4,11 @@ Node layout (``best``): road-layer nodes ``[0, n_road)`` (road nodes, then stati
 then platform nodes ``[n_road, n_road + n_platform)``. ``car`` keeps the road layer only. ``rail``
 is a two-layer graph ``[road layer 0 | platforms | road layer 1]``: boarding is possible from
 either road layer, alighting only into layer 1, so a trip from layer 0 to layer 1 uses at least
-one rail leg and ``rail`` can never beat ``best``. Nothing here imports Flask.
+one rail leg and ``rail`` can never beat ``best``.
+
+Mode graphs of at most :data:`TABLE_MAX_NODES` nodes (the shipped trunk network) also carry an
+all-pairs time table, built once with the graph, so a one-to-all query is a row lookup; larger
+graphs (OSM extracts) run scipy's Dijkstra per query. Nothing here imports Flask.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ DIRECTIONS = ("from", "to")
 #: Edge kinds, aligned with each CSR's data.
 KINDS = ("road", "access", "board", "alight", "ride", "transfer", "origin")
 _MIN_W = 1e-3  # seconds; keeps zero-cost edges (alighting) as explicit, positive weights
+#: Mode graphs up to this many nodes keep an all-pairs time table (n x n float64, at most
+#: 1,500² x 8 B = 18 MB per mode), so one-to-all becomes a row lookup instead of a Dijkstra
+#: run. The shipped trunk graph has 59-218 nodes per mode; OSM graphs are far above it.
+TABLE_MAX_NODES = 1500
+#: Snaps of at most this many point x node pairs skip the KD-tree (see ``TravelGraph.snap_xy``).
+_BRUTE_MAX_PAIRS = 20_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class ModeGraph:
     rev_len: np.ndarray
     fwd_kind: np.ndarray
     rev_kind: np.ndarray
+    #: All-pairs seconds ``table[i, j]`` = time i → j (``inf`` if unreachable), read-only;
+    #: None above :data:`TABLE_MAX_NODES`.
+    table: np.ndarray | None = None
 
 
 def _readonly(*arrays: np.ndarray) -> None:
@@ -86,7 +99,11 @@ def _mode_graph(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, length: np.
     """Forward and reversed CSR for one mode."""
     fwd, fl, fk = make_csr(n, u, v, w, length, kind)
     rev, rl, rk = make_csr(n, v, u, w, length, kind)
-    return ModeGraph(n, fwd, rev, fl, rl, fk, rk)
+    table = None
+    if n <= TABLE_MAX_NODES:
+        table = dijkstra(fwd, directed=True)  # one csgraph call, every node as a source
+        _readonly(table)
+    return ModeGraph(n, fwd, rev, fl, rl, fk, rk, table)
 
 
 def with_source(csr: csr_matrix, targets: np.ndarray, weights: np.ndarray) -> csr_matrix:
@@ -268,10 +285,23 @@ class TravelGraph:
         return self.snap_xy(xy, k)
 
     def snap_xy(self, xy: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`snap` for EPSG:32651 coordinates."""
-        dist, idx = self.tree.query(xy, k=k, distance_upper_bound=self.access_limit_m)
-        dist, idx = np.asarray(dist).reshape(len(xy), k), np.asarray(idx).reshape(len(xy), k)
-        missing = idx >= self.n_road
+        """Like :meth:`snap` for EPSG:32651 coordinates.
+
+        Few points against a small graph (at most :data:`_BRUTE_MAX_PAIRS` point-node pairs)
+        are measured directly: a KD-tree query costs some 40 µs of fixed overhead per call,
+        which would dominate a single-point query on the shipped trunk graph.
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        limit = self.access_limit_m
+        if len(xy) * self.n_road <= _BRUTE_MAX_PAIRS:
+            d = np.hypot(xy[:, None, 0] - self.node_xy[None, :, 0], xy[:, None, 1] - self.node_xy[None, :, 1])
+            idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+            dist = np.take_along_axis(d, idx, axis=1)
+            missing = dist > limit
+        else:
+            dist, idx = self.tree.query(xy, k=k, distance_upper_bound=limit)
+            dist, idx = np.asarray(dist).reshape(len(xy), k), np.asarray(idx).reshape(len(xy), k)
+            missing = idx >= self.n_road
         idx = np.where(missing, 0, idx)
         return idx.astype(np.int64), np.where(missing, np.inf, self.access_seconds(dist))
 
@@ -281,6 +311,14 @@ class TravelGraph:
             return 0, 0
         far = self.n_road + 2 * len(self.platform_lonlat)
         return (0, far) if direction == "from" else (far, 0)
+
+    @staticmethod
+    def _check(mode: str, direction: str) -> None:
+        """Raise :class:`ValidationError` for an unknown mode or direction."""
+        if mode not in MODES:
+            raise ValidationError(f"mode must be one of {', '.join(MODES)}; got {mode!r}", field="mode")
+        if direction not in DIRECTIONS:
+            raise ValidationError(f"direction must be 'from' or 'to'; got {direction!r}", field="direction")
 
     def search(self, lonlat: tuple[float, float], *, mode: str, direction: str,
                limit_s: float | None = None, predecessors: bool = False) -> dict[str, Any]:
@@ -292,10 +330,7 @@ class TravelGraph:
             ``dist`` (all nodes of the mode graph, virtual source last), ``pred`` (or None),
             ``csr`` searched, ``result_offset`` (where road-layer results start), ``source``.
         """
-        if mode not in MODES:
-            raise ValidationError(f"mode must be one of {', '.join(MODES)}; got {mode!r}", field="mode")
-        if direction not in DIRECTIONS:
-            raise ValidationError(f"direction must be 'from' or 'to'; got {direction!r}", field="direction")
+        self._check(mode, direction)
         idx, acc = self.snap(np.array([lonlat], dtype=float))
         ok = np.isfinite(acc[0])
         if not ok.any():
@@ -315,6 +350,9 @@ class TravelGraph:
                    limit_s: float | None = None) -> np.ndarray:
         """Seconds from (``direction="from"``) or to (``"to"``) a point for every road-layer node.
 
+        The point is snapped to its k nearest road-layer nodes (off-network access time as the
+        start offset of each), then :meth:`from_nodes` does the network part.
+
         Parameters
         ----------
         lonlat
@@ -331,9 +369,65 @@ class TravelGraph:
         numpy.ndarray
             (n_road,) float seconds, ``inf`` when unreachable.
         """
-        res = self.search(lonlat, mode=mode, direction=direction, limit_s=limit_s)
-        off = res["result_offset"]
-        return res["dist"][off:off + self.n_road]
+        idx, acc = self.snap(np.array([lonlat], dtype=float))
+        ok = np.isfinite(acc[0])
+        if not ok.any():
+            raise NoNetworkNearby(
+                f"no road within {self.access_limit_m:.0f} m of ({lonlat[0]}, {lonlat[1]}); lon,lat order",
+                field="lonlat")
+        return self.from_nodes(idx[0][ok], acc[0][ok], mode=mode, direction=direction, limit_s=limit_s)
+
+    def from_nodes(self, nodes: np.ndarray, offsets: np.ndarray, *, mode: str, direction: str,
+                   limit_s: float | None = None) -> np.ndarray:
+        """One-to-all from (or to) a set of road-layer nodes, each with a start offset.
+
+        ``t[x] = min_i(offsets[i] + time(nodes[i] → x))`` for ``direction="from"`` (``x →
+        nodes[i]`` for ``"to"``). A mode graph with an all-pairs table (at most
+        :data:`TABLE_MAX_NODES` nodes) answers by a vectorised row minimum; larger graphs run
+        scipy's Dijkstra, straight from the node when there is one source (no CSR copy), else
+        from a virtual source linked to all of them.
+
+        Parameters
+        ----------
+        nodes
+            (m,) road-layer node indices, m ≥ 1.
+        offsets
+            (m,) seconds already spent on reaching each node (finite, ≥ 0).
+        mode, direction, limit_s
+            As for :meth:`one_to_all`.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n_road,) float seconds, ``inf`` when unreachable or beyond ``limit_s``.
+        """
+        self._check(mode, direction)
+        nodes = np.asarray(nodes, dtype=np.int64).ravel()
+        offsets = np.asarray(offsets, dtype=float).ravel()
+        start, result = self._layers(mode, direction)
+        mg = self.modes[mode]
+        lim = np.inf if limit_s is None else float(limit_s)
+        if mg.table is not None:
+            rows = slice(result, result + self.n_road)
+            if len(nodes) == 1:  # basic indexing: a view of one row (column for "to"), then one add
+                node = start + int(nodes[0])
+                t = (mg.table[node, rows] if direction == "from" else mg.table[rows, node]) + offsets[0]
+            else:
+                block = mg.table[start + nodes, rows] if direction == "from" else mg.table[rows, start + nodes].T
+                t = (block + offsets[:, None]).min(axis=0)
+            if limit_s is not None:
+                t[t > lim] = np.inf
+            return t
+        base = mg.fwd if direction == "from" else mg.rev
+        if len(nodes) == 1:
+            if offsets[0] > lim:
+                return np.full(self.n_road, np.inf)
+            dist = dijkstra(base, directed=True, indices=int(start + nodes[0]), limit=lim - offsets[0])
+            t = dist[result:result + self.n_road] + offsets[0]
+        else:
+            csr = with_source(base, nodes + start, offsets)
+            t = dijkstra(csr, directed=True, indices=mg.n, limit=lim)[result:result + self.n_road]
+        return t
 
     def node_coords(self, mode: str) -> np.ndarray:
         """(n, 2) lon/lat of every node of a mode graph (virtual source excluded)."""
