@@ -331,16 +331,11 @@ class TravelGraph:
             ``csr`` searched, ``result_offset`` (where road-layer results start), ``source``.
         """
         self._check(mode, direction)
-        idx, acc = self.snap(np.array([lonlat], dtype=float))
-        ok = np.isfinite(acc[0])
-        if not ok.any():
-            raise NoNetworkNearby(
-                f"no road within {self.access_limit_m:.0f} m of ({lonlat[0]}, {lonlat[1]}); lon,lat order",
-                field="lonlat")
+        nodes, access = self._snap_point(lonlat)
         start, result = self._layers(mode, direction)
         mg = self.modes[mode]
         base = mg.fwd if direction == "from" else mg.rev
-        csr = with_source(base, idx[0][ok] + start, acc[0][ok])
+        csr = with_source(base, nodes + start, access)
         lim = np.inf if limit_s is None else float(limit_s)
         out = dijkstra(csr, directed=True, indices=mg.n, limit=lim, return_predecessors=predecessors)
         dist, pred = (out if predecessors else (out, None))
@@ -369,13 +364,18 @@ class TravelGraph:
         numpy.ndarray
             (n_road,) float seconds, ``inf`` when unreachable.
         """
+        nodes, access = self._snap_point(lonlat)
+        return self.from_nodes(nodes, access, mode=mode, direction=direction, limit_s=limit_s)
+
+    def _snap_point(self, lonlat: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The nodes a point snaps to and their access seconds; :class:`NoNetworkNearby` if none."""
         idx, acc = self.snap(np.array([lonlat], dtype=float))
         ok = np.isfinite(acc[0])
         if not ok.any():
             raise NoNetworkNearby(
                 f"no road within {self.access_limit_m:.0f} m of ({lonlat[0]}, {lonlat[1]}); lon,lat order",
                 field="lonlat")
-        return self.from_nodes(idx[0][ok], acc[0][ok], mode=mode, direction=direction, limit_s=limit_s)
+        return idx[0][ok], acc[0][ok]
 
     def from_nodes(self, nodes: np.ndarray, offsets: np.ndarray, *, mode: str, direction: str,
                    limit_s: float | None = None) -> np.ndarray:
