@@ -6,6 +6,7 @@ report and exits with status 2 too, having written nothing in the data folder.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sys
 from pathlib import Path
@@ -53,20 +54,26 @@ def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, 
     from . import importer
 
     reg = _registry()
+    data_dir = Path(current_app.config["DATA_DIR"])
     src = importer.read_source(file)
-    plan = importer.prepare_import(src, layer, reg, crs=crs, name_field=name_field, code_field=code_field,
-                                   force=force)
-    plan.note = note
-    saved = importer.save_report(plan.report, Path(current_app.instance_path) / "import-reports")
-    click.echo(importer.format_report(plan.report))
-    click.echo(f"report saved to {saved}")
-    if not plan.ok:
-        click.echo("geo-app: import blocked; nothing was written", err=True)
-        sys.exit(2)
-    if dry_run:
-        click.echo("dry run: nothing written")
-        return
-    entry = importer.apply_import(plan, Path(current_app.config["DATA_DIR"]), reg, author=_author(note))
+    # Checked against the layer as it is while the lock is held, so a save from the web (or
+    # another import) cannot slip in between the check and the write.
+    lock = (contextlib.nullcontext() if dry_run else
+            importer.write_lock(data_dir, timeout_s=float(current_app.config["DATA_LOCK_TIMEOUT_S"])))
+    with lock:
+        plan = importer.prepare_import(src, layer, reg, crs=crs, name_field=name_field, code_field=code_field,
+                                       force=force)
+        plan.note = note
+        saved = importer.save_report(plan.report, Path(current_app.instance_path) / "import-reports")
+        click.echo(importer.format_report(plan.report))
+        click.echo(f"report saved to {saved}")
+        if not plan.ok:
+            click.echo("geo-app: import blocked; nothing was written", err=True)
+            sys.exit(2)
+        if dry_run:
+            click.echo("dry run: nothing written")
+            return
+        entry = importer.apply_import(plan, data_dir, reg, author=_author(note))
     reg.clear()
     click.echo(f"wrote {reg.path(layer)} (previous file kept as {entry['backup']}); "
                "restart the service or run `geo-app data reload` if it runs in another process")
@@ -82,7 +89,9 @@ def undo_cmd(layer: str, note: str) -> None:
     from . import importer
 
     reg = _registry()
-    entry = importer.undo(Path(current_app.config["DATA_DIR"]), layer, reg, author=_author(note), note=note)
+    data_dir = Path(current_app.config["DATA_DIR"])
+    with importer.write_lock(data_dir, timeout_s=float(current_app.config["DATA_LOCK_TIMEOUT_S"])):
+        entry = importer.undo(data_dir, layer, reg, author=_author(note), note=note)
     reg.clear()
     click.echo(f"{layer}: reverted change {entry['reverts']}, restored {entry['restored']} "
                f"(the undone file is kept as {entry['backup']})")

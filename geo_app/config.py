@@ -37,6 +37,7 @@ _ENV_KEYS: dict[str, type] = {
     "SECRET_KEY": str,
     "ROADS_GRAPHML": Path,
     "MAX_CONTENT_LENGTH": int,
+    "DATA_LOCK_TIMEOUT_S": float,
     "DATABASE_URL": str,
     "PUBLIC_READ": _bool,
     "SECURE_COOKIES": _bool,
@@ -65,6 +66,8 @@ def defaults() -> dict[str, Any]:
         "TILES_ATTRIBUTION": None,
         "ROADS_GRAPHML": None,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # How long a data write (import, drawing, undo) waits for another writer's lock.
+        "DATA_LOCK_TIMEOUT_S": 30.0,
         "LAYER_LIMIT_DEFAULT": 1000,
         "LAYER_LIMIT_MAX": 5000,
         "SECRET_KEY": None,

@@ -91,7 +91,7 @@ class Forbidden(GeoAppError):
 
 
 class StorageUnavailable(GeoAppError):
-    """The review store cannot be written (read-only disk, locked database)."""
+    """The review store or the data folder cannot be written (read-only disk, locked database or folder)."""
 
     code = "storage_unavailable"
 

@@ -9,20 +9,26 @@ Pure functions (no Flask). The pipeline is::
 Drawn features go through :func:`prepare_feature` and :func:`apply_import` too, and
 :func:`undo` reverts the last import or edit of a layer from ``DATA_DIR/history/LAYER.jsonl``.
 Nothing is written unless :func:`apply_import` (or :func:`undo`) is called, and they write
-the layer atomically, so a failed request changes nothing on disk.
+the layer atomically, so a failed request changes nothing on disk. Callers hold
+:func:`write_lock` from reading the current layer to writing the new one, so a web save, a
+second server process and ``geo-app data import`` never overwrite each other's changes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +41,7 @@ import shapely
 from shapely.validation import explain_validity
 
 from . import crs as crs_mod
-from .errors import GeometryError, NotFound, UnsupportedMediaType, ValidationError
+from .errors import GeometryError, NotFound, StorageUnavailable, UnsupportedMediaType, ValidationError
 from .validate import SERVICE_BBOX
 
 #: Geometry quality given to imported or drawn features.
@@ -930,6 +936,49 @@ def to_geojson(frame: gpd.GeoDataFrame) -> str:
         props = {k: _clean(v) for k, v in row.items()}
         feats.append({"type": "Feature", "properties": props, "geometry": _geometry_json(geom)})
     return json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False, allow_nan=False)
+
+
+#: Name of the lock file in the data folder (git-ignored; empty; only its flock matters).
+LOCK_FILE = ".write.lock"
+
+
+@contextmanager
+def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
+    """Hold the data folder's write lock, across threads and processes.
+
+    An exclusive ``flock`` on ``DATA_DIR/.write.lock``. Each call opens the file anew, so two
+    threads of one process exclude each other as two processes do; the kernel drops the lock
+    when the holder exits, even on SIGKILL, so a crash never leaves the folder locked.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder.
+    timeout_s
+        How long to wait for another writer before giving up.
+
+    Raises
+    ------
+    StorageUnavailable
+        When the lock is still held after ``timeout_s`` (HTTP 503); nothing has been written.
+    """
+    path = Path(data_dir) / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StorageUnavailable(
+                        f"the data folder is being written by another process or request (lock {path}, "
+                        f"waited {timeout_s:g} s); nothing was written, try again", field="data") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor of this open releases the lock
 
 
 def _atomic_write(path: Path, text: str) -> None:

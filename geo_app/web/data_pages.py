@@ -3,8 +3,10 @@
 Every write needs the ``editor`` role and a CSRF token (form field ``csrf_token`` or the
 ``X-CSRFToken`` header). Uploads are read with the GeoJSON, GPKG or Shapefile drivers only
 (zipped Shapefiles), are kept in the instance folder between the report and "apply", and
-never touch the data folder until applied. Writes are serialised by a lock, written
-atomically, and clear the layer cache so the running app uses the new file at once.
+never touch the data folder until applied. Writes hold the data folder's lock
+(:func:`geo_app.importer.write_lock`, shared with other server processes and the CLI) from
+reading the current layer to writing it, are written atomically, and clear the layer cache so
+the running app uses the new file at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,7 +30,6 @@ from .i18n import current_lang
 from .openapi import EXTRA_PATHS
 
 bp = Blueprint("data_pages", __name__)
-_WRITE_LOCK = threading.Lock()
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 UPLOAD_TTL_S = 3600
 UPLOAD_KINDS = ("geojson", "gpkg", "zip")
@@ -43,6 +43,11 @@ def registry() -> LayerRegistry:
 
 def _data_dir() -> Path:
     return Path(current_app.config["DATA_DIR"])
+
+
+def _write_lock():  # noqa: ANN202 - a context manager
+    """The data folder's cross-process write lock (503 after ``DATA_LOCK_TIMEOUT_S``)."""
+    return importer.write_lock(_data_dir(), timeout_s=float(current_app.config["DATA_LOCK_TIMEOUT_S"]))
 
 
 def _uploads() -> Path:
@@ -196,7 +201,7 @@ def apply() -> Response:
         raise NotFound("unknown or expired upload token; upload the file again", field="token")
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     note = _note(body)
-    with _WRITE_LOCK:
+    with _write_lock():
         plan = _prepare(folder, meta)  # re-checked against the data as they are now
         plan.note = note
         if not plan.ok:
@@ -226,7 +231,7 @@ def save_feature(layer: str) -> Response:
     geom = validate.geometry(body.get("geometry"), allowed=DRAW_TYPES[kind])
     props = {k: body.get(k) for k in ("name", "name_en", "sectors")}
     note = _note(body)
-    with _WRITE_LOCK:
+    with _write_lock():
         plan = importer.prepare_feature(layer, geom, props, registry(), sectors=_plan_sectors(), note=note)
         if not plan.ok:
             raise GeometryError("; ".join(plan.report["errors"]), field="geometry")
@@ -244,7 +249,7 @@ def undo() -> Response:
     body = _body()
     layer = _layer(body.get("layer"))
     note = _note(body)
-    with _WRITE_LOCK:
+    with _write_lock():
         entry = importer.undo(_data_dir(), layer, registry(), author=_author(), note=note)
         registry().clear()
     audit("data.undo", layer, history=entry["id"])
@@ -267,7 +272,7 @@ def _openapi_item() -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"201": {"description": "saved; the history entry and the validation report",
                               "content": {"application/json": {"schema": {"type": "object"}}}},
-                      **{c: err for c in ("400", "401", "403", "404", "413", "415", "422")}}}}
+                      **{c: err for c in ("400", "401", "403", "404", "413", "415", "422", "503")}}}}
 
 
 EXTRA_PATHS["/api/data/{layer}/features"] = _openapi_item()
