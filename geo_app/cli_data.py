@@ -76,7 +76,7 @@ def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, 
         entry = importer.apply_import(plan, data_dir, reg, author=_author(note))
     reg.clear()
     click.echo(f"wrote {reg.path(layer)} (previous file kept as {entry['backup']}); "
-               "restart the service or run `geo-app data reload` if it runs in another process")
+               "a running service uses it from its next request")
 
 
 @data_group.command("undo")
@@ -103,8 +103,8 @@ def undo_cmd(layer: str, note: str) -> None:
 def reload_cmd() -> None:
     """Drop this process's cached layers and re-read every data file (checks that they load).
 
-    A running ``geo-app serve`` is another process: it picks up a new file on its next
-    start; imports and drawings made through its /data page take effect at once.
+    A running ``geo-app serve`` needs no reload: it re-reads a layer file on the first request
+    after the file changed, whichever process changed it.
     """
     reg = _registry()
     reg.clear()

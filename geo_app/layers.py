@@ -9,6 +9,7 @@ folder (``REFERENCE_DATA``), never copied into the repository.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import tomllib
 from dataclasses import dataclass, field
@@ -88,6 +89,15 @@ def read_spec(path: Path) -> LayerSpec:
     return LayerSpec(**raw, spec_path=str(path))
 
 
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """``(mtime_ns, size, inode)`` of a file, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 class LayerRegistry:
     """Reads ``layers/*.toml`` and serves cached GeoDataFrames in WGS84.
 
@@ -112,6 +122,7 @@ class LayerRegistry:
         specs = [read_spec(p) for p in paths]
         self.specs: dict[str, LayerSpec] = {s.name: s for s in sorted(specs, key=lambda s: s.z)}
         self._cache: dict[str, gpd.GeoDataFrame] = {}
+        self._signatures: dict[str, tuple[int, int, int] | None] = {}
         self._bodies: dict[tuple[str, int], bytes] = {}
         self._lock = threading.Lock()
 
@@ -138,11 +149,23 @@ class LayerRegistry:
         return rel if rel.is_absolute() else self.data_dir / rel.relative_to("data")
 
     def frame(self, name: str) -> gpd.GeoDataFrame:
-        """Return the layer as a GeoDataFrame in EPSG:4326 (cached; do not mutate)."""
+        """Return the layer as a GeoDataFrame in EPSG:4326 (cached; do not mutate).
+
+        The cache holds while the file is unchanged: each call compares the file's
+        (mtime, size, inode) with those it was read with, so a file rewritten by another
+        process (``geo-app data import``, a second server) is read again on the next request.
+        """
         with self._lock:
-            if name not in self._cache:
-                self._cache[name] = self._read(self.spec(name))
-            return self._cache[name]
+            return self._frame_locked(name)
+
+    def _frame_locked(self, name: str) -> gpd.GeoDataFrame:
+        signature = _signature(self.path(name))
+        if name not in self._cache or self._signatures.get(name) != signature:
+            self._cache[name] = self._read(self.spec(name))
+            self._signatures[name] = signature
+            for key in [k for k in self._bodies if k[0] == name]:
+                del self._bodies[key]
+        return self._cache[name]
 
     def load_all(self) -> None:
         """Read every layer now, so a corrupt file stops start-up with its name."""
@@ -153,6 +176,7 @@ class LayerRegistry:
         """Drop cached frames and serialised bodies (after a data import or edit)."""
         with self._lock:
             self._cache.clear()
+            self._signatures.clear()
             self._bodies.clear()
 
     def cached_body(self, name: str, limit: int, build: Any) -> bytes:
@@ -167,11 +191,14 @@ class LayerRegistry:
         """
         key = (name, limit)
         with self._lock:
+            self._frame_locked(name)  # drops this layer's bodies when its file has changed
             hit = self._bodies.get(key)
+            signature = self._signatures.get(name)
         if hit is None:
             hit = build()
             with self._lock:
-                self._bodies[key] = hit
+                if self._signatures.get(name) == signature:  # not replaced while we built it
+                    self._bodies[key] = hit
         return hit
 
     def _read(self, spec: LayerSpec) -> gpd.GeoDataFrame:

@@ -55,15 +55,28 @@ VERDICTS = ("suitable", "conditional", "unsuitable")
 _COLUMNS = ("id", "created_at", "project", "sector", "verdict", "geometry", "report", "data_version",
             "author", "deleted_at")
 
-_DATA_VERSIONS: dict[str, str] = {}
+_DATA_VERSIONS: dict[str, tuple[tuple, str]] = {}
 _DV_LOCK = threading.Lock()
 
 
-def data_version(data_dir: str | Path) -> str:
-    """Hash the bytes (and relative names) of every file under ``data_dir``.
+def _model_files(root: Path) -> list[tuple[str, Path]]:
+    """The model files under ``root``, sorted: not hidden, not backups, not the change history."""
+    out = []
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        rel = p.relative_to(root).as_posix()
+        if "__pycache__" in rel or rel.startswith(".") or ".bak." in p.name or rel.startswith("history/"):
+            continue
+        out.append((rel, p))
+    return out
 
-    Cached per process and per folder: the model data does not change while the
-    process runs (a data import should call :func:`clear_data_version`).
+
+def data_version(data_dir: str | Path) -> str:
+    """Hash the bytes (and relative names) of the model files under ``data_dir``.
+
+    Backups (``*.bak.*``), the change history and hidden files are not model data and are left
+    out, so undoing a change gives the version from before it again. The hash is cached per
+    folder together with every file's (mtime, size, inode): a later call only stats the files,
+    and hashes again when any of them changed, whichever process changed it.
 
     Parameters
     ----------
@@ -77,24 +90,23 @@ def data_version(data_dir: str | Path) -> str:
     """
     key = str(Path(data_dir).resolve())
     with _DV_LOCK:
-        if key in _DATA_VERSIONS:
-            return _DATA_VERSIONS[key]
-        root = Path(key)
+        files = _model_files(Path(key))
+        stats = tuple((rel, *((st := p.stat()).st_mtime_ns, st.st_size, st.st_ino)) for rel, p in files)
+        cached = _DATA_VERSIONS.get(key)
+        if cached is not None and cached[0] == stats:
+            return cached[1]
         h = hashlib.sha256()
-        for p in sorted(q for q in root.rglob("*") if q.is_file()):
-            rel = p.relative_to(root).as_posix()
-            if "__pycache__" in rel or rel.startswith("."):
-                continue
+        for rel, p in files:
             h.update(rel.encode("utf-8") + b"\0")
             h.update(p.read_bytes())
             h.update(b"\0")
         out = "sha256:" + h.hexdigest()[:16]
-        _DATA_VERSIONS[key] = out
+        _DATA_VERSIONS[key] = (stats, out)
         return out
 
 
 def clear_data_version() -> None:
-    """Forget cached data versions (after the data folder changed)."""
+    """Forget cached data versions (only needed when a file changed within the stat resolution)."""
     with _DV_LOCK:
         _DATA_VERSIONS.clear()
 

@@ -1,5 +1,6 @@
-"""The data folder's write lock: web saves, other server processes and the CLI never overwrite
-each other's changes, and a writer that cannot get the lock fails cleanly (503 / exit 2).
+"""Data written by several processes: the data folder's write lock (web saves, other server
+processes and the CLI never overwrite each other's changes; a writer that cannot get the lock
+fails cleanly, 503 / exit 2), and a running server that sees another process's change at once.
 
 Apps and processes run over a tmp copy of data/ (tests/test_importer.py: make_app).
 """
@@ -142,3 +143,23 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path):
     holder.proc.wait(timeout=30)
     with importer.write_lock(data, timeout_s=2):  # the kernel dropped the dead process's lock
         pass
+
+
+def test_running_server_sees_another_process_change_without_restart(tmp_path):
+    app = make_app(tmp_path)
+    data = tmp_path / "data"
+    planner = authorize(app, "planner")
+    site = {"geometry": {"type": "Point", "coordinates": [125.66, 42.52]}, "project": "版本测试"}
+    before = planner.get("/api/layers/logistics").get_json()  # now cached in this process
+    first = planner.post("/api/reviews", json=site).get_json()
+    draw = subprocess.run([sys.executable, "-c", DRAW, str(ROOT), str(data), "a", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert draw.returncode == 0, draw.stderr
+    after = planner.get("/api/layers/logistics").get_json()
+    assert len(after["features"]) == len(before["features"]) + 1
+    assert "a-0" in {f["properties"]["name_zh"] for f in after["features"]}
+    overview = planner.get("/").get_data(as_text=True)
+    assert "a-0" in overview
+    second = planner.post("/api/reviews", json=site).get_json()
+    v1, v2 = (planner.get(f"/api/reviews/{r['id']}").get_json()["data_version"] for r in (first, second))
+    assert v1 != v2  # each review records the data it was computed on

@@ -86,8 +86,16 @@ def test_data_version_hashes_bytes(tmp_path):
     (d / "a.geojson").write_text('{"type": "FeatureCollection", "features": []}')
     v1 = data_version(d)
     assert v1.startswith("sha256:") and len(v1) == len("sha256:") + 16
+    original = (d / "a.geojson").read_bytes()
     (d / "a.geojson").write_text('{"type": "FeatureCollection", "features": [ ]}')
-    assert data_version(d) == v1  # cached per process
+    v2 = data_version(d)
+    assert v2 != v1  # a changed file is seen without clearing anything (any process may change it)
+    (d / "a.bak.20261129T000000000000Z.geojson").write_bytes(original)  # backups and history are
+    (d / "history").mkdir()                                               # not model data
+    (d / "history" / "a.jsonl").write_text("{}\n")
+    assert data_version(d) == v2
+    (d / "a.geojson").write_bytes(original)  # undo: the same bytes give the same version again
+    assert data_version(d) == v1
     clear_data_version()
-    assert data_version(d) != v1
+    assert data_version(d) == v1
     assert data_version(ROOT / "data") == data_version(ROOT / "data")
