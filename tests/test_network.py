@@ -300,8 +300,8 @@ def test_assemble_is_pure(graph):
     assert g.modes["rail"].fwd.nnz == graph.modes["rail"].fwd.nnz
 
 
-def test_engine_modules_never_import_flask():
+def test_engine_and_importer_modules_never_import_flask():
     pattern = re.compile(r"^\s*(import flask|from flask)", re.M)
-    for sub in ("network", "analysis"):
+    for sub in ("network", "analysis", "importer"):
         for path in (ROOT / "geo_app" / sub).rglob("*.py"):
             assert not pattern.search(path.read_text(encoding="utf-8")), path
