@@ -202,12 +202,20 @@ def test_browser_draw_park_then_see_it_everywhere(app, tmp_server, recording_pag
     page.wait_for_selector(".leaflet-draw-draw-polygon")
     box = page.locator(".folium-map").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    assert page.get_attribute(".leaflet-draw-draw-polygon", "title") == "画多边形（园区、乡镇）"  # toolbar in Chinese
     page.click(".leaflet-draw-draw-polygon")
     corners = [(-25, -20), (25, -20), (25, 20), (-25, 20)]
-    for dx, dy in corners:
-        page.mouse.click(cx + dx, cy + dy)
-        page.wait_for_timeout(150)
-    page.mouse.click(cx + corners[0][0], cy + corners[0][1])  # close the ring on the first vertex
+    for dx, dy in corners:  # as a hand does it: move there, then press and release
+        page.mouse.move(cx + dx, cy + dy, steps=4)
+        page.wait_for_timeout(100)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_timeout(250)
+    assert page.locator(".leaflet-editing-icon").count() == len(corners)
+    # "完成" (Finish) closes the ring. Clicking the first vertex does too, but a bare
+    # mouse.click() sequence lost a vertex or the closing click in a third of runs.
+    recording_page.screenshot("data-drawing")
+    page.click(".leaflet-draw-actions a:text-is('完成')")
     page.wait_for_selector("#draw-form:not([hidden])")
     page.select_option("#draw-layer", "parks")
     page.fill("#draw-name", "果仁产业园")
@@ -216,6 +224,9 @@ def test_browser_draw_park_then_see_it_everywhere(app, tmp_server, recording_pag
     page.click("#draw-save")
     page.locator("#data-status", has_text="果仁产业园").wait_for(timeout=15000)
     assert "error" not in page.get_attribute("#data-status", "class")
+    history = page.inner_text("#history-list")
+    assert "parks · draw" in history and "drawer" in history and "browser test" in history
+    assert "暂无" not in history
     recording_page.screenshot("data-draw-park")
 
     api = page.request.get(tmp_server + "/api/layers/parks").json()

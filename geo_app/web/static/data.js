@@ -26,6 +26,44 @@ function readAnswer(r) {
   });
 }
 
+/* Chinese labels for the Leaflet.draw toolbar and tooltips (the library ships English only);
+   must run before the control is created, which reads L.drawLocal then. */
+function localiseDraw(local) {
+  var d = local.draw, e = local.edit;
+  d.toolbar.actions = {title: "取消绘制", text: "取消"};
+  d.toolbar.finish = {title: "完成绘制", text: "完成"};
+  d.toolbar.undo = {title: "删除最后画的一个点", text: "删除最后一点"};
+  d.toolbar.buttons.polygon = "画多边形（园区、乡镇）";
+  d.toolbar.buttons.rectangle = "画矩形（园区、乡镇）";
+  d.toolbar.buttons.circlemarker = "放置点（物流枢纽）";
+  d.handlers.polygon.tooltip = {start: "单击地图开始画。", cont: "单击继续画下一个点。",
+                                end: "单击第一个点闭合图形，或点“完成”。"};
+  d.handlers.polyline.error = "<strong>错误：</strong>边线不能交叉！";
+  d.handlers.rectangle.tooltip = {start: "按住鼠标拖动画矩形。"};
+  d.handlers.simpleshape.tooltip = {end: "松开鼠标完成。"};
+  d.handlers.circlemarker.tooltip = {start: "单击地图放置点。"};
+  e.toolbar.actions = {save: {title: "保存修改", text: "保存"},
+                       cancel: {title: "取消编辑，放弃全部修改", text: "取消"},
+                       clearAll: {title: "清除所有未保存的图形", text: "全部清除"}};
+  e.toolbar.buttons = {edit: "编辑图形", editDisabled: "没有可编辑的图形",
+                       remove: "删除未保存的图形", removeDisabled: "没有可删除的图形"};
+  e.handlers.edit.tooltip = {text: "拖动控制点编辑图形。", subtext: "点“取消”放弃修改。"};
+  e.handlers.remove.tooltip = {text: "单击要删除的图形。"};
+}
+
+/* Put a history entry (as the server returned it) at the top of "recent changes". */
+function addHistory(entry) {
+  var list = document.getElementById("history-list");
+  if (!list || !entry) { return; }
+  var empty = list.querySelector(".history-empty");
+  if (empty) { list.removeChild(empty); }
+  var parts = [String(entry.time || "").slice(0, 16).replace("T", " "), entry.layer, entry.action];
+  ["source", "author", "note"].forEach(function (k) { if (entry[k]) { parts.push(entry[k]); } });
+  var li = document.createElement("li");
+  li.textContent = parts.join(" · ");
+  list.insertBefore(li, list.firstChild);
+}
+
 function errorText(res) {
   return (res.body && res.body.error && res.body.error.message) || ("HTTP " + res.status);
 }
@@ -69,6 +107,7 @@ function initDataPage(map, opts) {
         if (!res.ok) { setStatus(errorText(res), true); return; }
         uploadToken = null;
         applyBox.hidden = true;
+        addHistory(res.body.entry);
         setStatus(dataText(lang, "已导入；地图和报表已使用新数据。", "Imported: maps and tables now use the new data."),
                   false);
       });
@@ -79,6 +118,7 @@ function initDataPage(map, opts) {
     var layer = document.getElementById("undo-layer").value;
     postJSON("/data/undo", {layer: layer}).then(function (res) {
       if (!res.ok) { setStatus(errorText(res), true); return; }
+      addHistory(res.body.entry);
       setStatus(dataText(lang, "已撤销：", "Undone: ") + layer + " (" + res.body.entry.restored + ")", false);
     });
   });
@@ -92,6 +132,7 @@ function initDataPage(map, opts) {
   var sectorsBox = document.getElementById("draw-sectors");
   var pending = null;
 
+  if (lang !== "en") { localiseDraw(L.drawLocal); }
   map.addControl(new L.Control.Draw({
     position: "topleft",
     draw: {polygon: {allowIntersection: false, showArea: true}, rectangle: {}, circlemarker: {},
@@ -162,6 +203,7 @@ function initDataPage(map, opts) {
       pending = null;
       drawForm.hidden = true;
       nameInput.value = "";
+      addHistory(res.body.entry);
       setStatus((res.body.filled ? dataText(lang, "已补全位置：", "Location filled in: ")
                                  : dataText(lang, "已保存：", "Saved: ")) + res.body.name + " → " + layer, false);
     });
