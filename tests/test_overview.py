@@ -1,5 +1,6 @@
 """The overview map: rendered HTML fragments, and the real page in headless Chromium."""
 
+import json
 import re
 
 import pytest
@@ -50,10 +51,18 @@ def test_overview_in_chromium(live_server, recording_page, app):
         assert spec.title_zh in control
     # polygons and lines are drawn as SVG paths
     assert page.locator("path.leaflet-interactive").count() > 40
-    # a popup opens on click (a county polygon far from the side panel)
-    page.locator(".leaflet-marker-pane, .leaflet-overlay-pane")  # panes exist
-    station = page.locator("path.leaflet-interactive").last
-    station.click(force=True)
+    # a popup opens on a real click on a point marker whose centre no other shape or control covers
+    xy = page.evaluate("""() => {
+        for (const el of document.querySelectorAll('path.leaflet-interactive')) {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || r.width > 20 || r.height > 20) continue;
+            const x = r.left + r.width / 2, y = r.top + r.height / 2;
+            if (document.elementFromPoint(x, y) === el) return [x, y];
+        }
+        return null;
+    }""")
+    assert xy, "no uncovered point marker on the map"
+    page.mouse.click(*xy)
     page.wait_for_selector(".leaflet-popup-content", timeout=5000)
     assert page.inner_text(".leaflet-popup-content").strip()
     assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
@@ -71,3 +80,11 @@ def test_overview_language_switch_in_chromium(live_server, recording_page):
     assert "Railway stations" in page.inner_text(".leaflet-control-layers")
     recording_page.screenshot("overview_en")
     assert recording_page.external() == []
+
+
+def test_initial_fit_is_not_animated(client):
+    """Every map page fits its bounds at once (an animated zoom after load drops early clicks)."""
+    for page in ("/", "/isochrones", "/accessibility", "/scenarios"):
+        html = client.get(page).get_data(as_text=True)
+        fit = re.search(r"\.fitBounds\(\s*(\[\[.*?\]\]),\s*(\{.*?\})\s*\);", html, re.S)
+        assert fit and json.loads(fit.group(2)) == {"animate": False}, page

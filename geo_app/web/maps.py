@@ -45,7 +45,11 @@ def base_map(*, tiles_url: str | None = None, tiles_attr: str | None = None,
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=tiles_attr or tiles_url, name="basemap",
                          control=False).add_to(m)
-    m.fit_bounds(bounds or DEFAULT_BOUNDS)
+    # Fit at once, not animated: an animated zoom right after load moves every shape for a
+    # quarter of a second, and a click in that time lands on nothing (seen in browser tests).
+    fit = folium.FitBounds(bounds or DEFAULT_BOUNDS)
+    fit.options["animate"] = False
+    fit.add_to(m)
     return m
 
 
