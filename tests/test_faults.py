@@ -121,3 +121,112 @@ def test_serve_binds_loopback_by_default():
 
     host = next(p for p in serve.params if p.name == "host")
     assert host.default == "127.0.0.1"
+
+
+# --- the data folder (imports, drawings, undo) --------------------------------------------------
+POINT = {"geometry": {"type": "Point", "coordinates": [125.66, 42.55]}, "name": "故障测试物流点"}
+
+
+def _data_app(tmp_path: Path, data: Path):
+    """An editor client over a copy of data/ at ``data`` (instance on the normal disk)."""
+    from tests.test_data_pages import csrf
+
+    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("*.bak.*", "history"), dirs_exist_ok=True)
+    app = create_app({"TESTING": True, "DATA_DIR": data, "INSTANCE": tmp_path / "instance",
+                      "LAYERS_DIR": ROOT / "layers"})
+    editor = authorize(app, "editor")
+    editor.token = csrf(editor)
+    return app, editor
+
+
+def _draw(editor, body=POINT):
+    return editor.post("/api/data/logistics/features", json=body, headers={"X-CSRFToken": editor.token})
+
+
+def test_data_disk_full_mid_run(tmp_path):
+    from tests.test_importer import snapshot
+
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk):
+        pytest.skip("needs root to mount a small tmpfs; the fault-injection tests below cover the rollback")
+    try:
+        _, editor = _data_app(tmp_path, disk / "data")
+        assert _draw(editor).status_code == 201
+        before = snapshot(disk / "data")
+        with open(disk / "filler", "wb") as fh:  # fill the disk to the last byte
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+            except OSError:
+                pass
+        r = _draw(editor, {**POINT, "name": "磁盘满时的点"})
+        assert r.status_code == 503, r.get_json()
+        err = r.get_json()["error"]
+        assert err["field"] == "data" and "unchanged" in err["message"]
+        assert snapshot(disk / "data") == before  # no half backup, no half layer, no history line
+        assert editor.get("/api/layers").status_code == 200  # the server stays up
+        (disk / "filler").unlink()
+        assert _draw(editor, {**POINT, "name": "磁盘空出后的点"}).status_code == 201
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_history_write_failure_puts_the_layer_back(tmp_path, monkeypatch):
+    from geo_app.importer import write
+    from tests.test_importer import snapshot
+
+    data = tmp_path / "data"
+    _, editor = _data_app(tmp_path, data)
+    before = snapshot(data)
+
+    def no_space(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(write, "_append_history", no_space)
+    r = _draw(editor)
+    assert r.status_code == 503 and "nothing was recorded" in r.get_json()["error"]["message"]
+    assert snapshot(data) == before  # the written layer was replaced by its backup, the backup is gone
+    monkeypatch.undo()
+    assert _draw(editor).status_code == 201
+
+
+def test_history_line_is_never_left_half_written(tmp_path, monkeypatch):
+    from geo_app.importer import write
+
+    entry = {"id": "a", "layer": "parks", "action": "draw"}
+    write._append_history(tmp_path, entry)
+    path = write.history_path(tmp_path, "parks")
+    good = path.read_bytes()
+
+    def failing_fsync(_fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(write.os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        write._append_history(tmp_path, {**entry, "id": "b"})
+    assert path.read_bytes() == good
+    assert [e["id"] for e in write.read_history(tmp_path, "parks")] == ["a"]
+
+
+def test_readme_failure_keeps_the_import_and_says_so(tmp_path, monkeypatch):
+    from geo_app import importer
+    from geo_app.importer import write
+    from geo_app.layers import LayerRegistry
+    from tests.test_importer import write_fixtures
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("*.bak.*", "history"))
+    reg = LayerRegistry(ROOT / "layers", data, ROOT.parent / "shared" / "data")
+    files = write_fixtures(tmp_path / "fx")
+    plan = importer.prepare_import(importer.read_source(files["gpkg"]), "towns", reg)
+    readme = (data / "README.md").read_bytes()
+
+    def read_only(*_a, **_k):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(write, "record_readme", read_only)
+    entry = importer.apply_import(plan, data, reg)
+    assert entry["readme"] == "not updated: Read-only file system"
+    assert (data / "README.md").read_bytes() == readme
+    assert [e["id"] for e in importer.read_history(data, "towns")] == [entry["id"]]
+    assert importer.read_layer_file(data / "towns.geojson").geometry.notna().sum() > 0

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,11 @@ def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
         When the lock is still held after ``timeout_s`` (HTTP 503); nothing has been written.
     """
     path = Path(data_dir) / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot open the data folder's lock {path} ({exc.strerror or exc}); "
+                                 "nothing was written", field="data") from exc
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -86,22 +90,42 @@ def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (the directory entry itself is flushed)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def backup(path: Path) -> Path | None:
-    """Copy ``data/X.geojson`` to ``data/X.bak.<UTC stamp>.geojson`` (git-ignored); None when absent."""
+    """Copy ``data/X.geojson`` to ``data/X.bak.<UTC stamp>.geojson`` (git-ignored); None when absent.
+
+    A copy that fails half-way (disk full) is removed before the error goes on.
+    """
     if not path.exists():
         return None
     dest = path.with_name(f"{path.stem}.bak.{_stamp()}{path.suffix}")
-    shutil.copy2(path, dest)
+    try:
+        shutil.copy2(path, dest)
+    except OSError:
+        dest.unlink(missing_ok=True)
+        raise
     return dest
 
 
@@ -119,12 +143,54 @@ def read_history(data_dir: Path, layer: str) -> list[dict[str, Any]]:
 
 
 def _append_history(data_dir: Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line; on failure cut the file back, so no half line is left behind."""
     path = history_path(data_dir, entry["layer"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    size = path.stat().st_size if path.exists() else 0
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        if path.exists():
+            os.truncate(path, size)
+        raise
+
+
+def _commit(data_dir: Path, path: Path, text: str, entry: dict[str, Any],
+            readme: Callable[[dict[str, Any]], str] | None = None) -> dict[str, Any]:
+    """Back up the layer, write it and log the change: all of it or, on any OS error, none of it.
+
+    On failure the new file is replaced by the backup (a rename, which needs no free space), the
+    backup and any half-written history line are removed, and :class:`StorageUnavailable` (503)
+    is raised. The README line is documentation: if only it fails, the change stands and the
+    entry says ``readme: not updated``.
+    """
+    bak: Path | None = None
+    written = False
+    try:
+        bak = backup(path)
+        entry["backup"] = bak.name if bak else None
+        _atomic_write(path, text)
+        written = True
+        _append_history(data_dir, entry)
+    except OSError as exc:
+        if written:
+            if bak is not None:
+                os.replace(bak, path)
+            else:
+                path.unlink(missing_ok=True)
+        if bak is not None:
+            bak.unlink(missing_ok=True)
+        raise StorageUnavailable(f"cannot write {path.name} in the data folder ({exc.strerror or exc}); "
+                                 "the layer is unchanged and nothing was recorded", field="data") from exc
+    if readme is not None:
+        try:
+            record_readme(data_dir, readme(entry))
+        except OSError as exc:
+            entry["readme"] = f"not updated: {exc.strerror or exc}"
+    return entry
 
 
 def record_readme(data_dir: Path, line: str) -> None:
@@ -181,17 +247,13 @@ def apply_import(plan: ImportPlan, data_dir: Path, registry: Any, *, author: str
         raise GeometryError("the import has blocking errors: " + "; ".join(plan.report["errors"]), field="file")
     path = registry.path(plan.layer)
     text = to_geojson(plan.frame)
-    bak = backup(path)
-    _atomic_write(path, text)
     entry = {"id": uuid.uuid4().hex[:12], "time": _now().isoformat(timespec="seconds"), "layer": plan.layer,
              "action": plan.action, "author": author, "note": plan.note, "source": plan.source,
-             "backup": bak.name if bak else None, "features": len(plan.frame),
+             "backup": None, "features": len(plan.frame),
              "with_geometry": plan.report.get("with_geometry"), "crs": plan.extra.get("crs_used"),
              "warnings": plan.report.get("warnings", [])}
-    _append_history(data_dir, entry)
-    if plan.action == "import":
-        record_readme(data_dir, _summary_line(plan, entry))
-    return entry
+    readme = (lambda e: _summary_line(plan, e)) if plan.action == "import" else None
+    return _commit(data_dir, path, text, entry, readme)
 
 
 def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: str = "") -> dict[str, Any]:
@@ -227,13 +289,12 @@ def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: s
     if not target.get("backup") or not src.exists():
         raise NotFound(f"the backup of change {target['id']} ({target.get('backup')}) is missing", field="layer")
     path = registry.path(layer)
-    bak = backup(path)
-    _atomic_write(path, src.read_text(encoding="utf-8"))
     entry = {"id": uuid.uuid4().hex[:12], "time": _now().isoformat(timespec="seconds"), "layer": layer,
              "action": "undo", "reverts": target["id"], "restored": src.name, "author": author, "note": note,
-             "backup": bak.name if bak else None}
-    _append_history(data_dir, entry)
+             "backup": None}
+    readme = None
     if target["action"] == "import":
-        record_readme(data_dir, f"- {entry['time'][:16].replace('T', ' ')} UTC — `{layer}`: import of "
-                                f"`{target.get('source')}` undone (restored `{src.name}`)")
-    return entry
+        def readme(e: dict[str, Any]) -> str:
+            return (f"- {e['time'][:16].replace('T', ' ')} UTC — `{layer}`: import of "
+                    f"`{target.get('source')}` undone (restored `{src.name}`)")
+    return _commit(data_dir, path, src.read_text(encoding="utf-8"), entry, readme)
