@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import stat
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -59,14 +60,23 @@ _DATA_VERSIONS: dict[str, tuple[tuple, str]] = {}
 _DV_LOCK = threading.Lock()
 
 
-def _model_files(root: Path) -> list[tuple[str, Path]]:
-    """The model files under ``root``, sorted: not hidden, not backups, not the change history."""
+def _model_files(root: Path) -> list[tuple[str, Path, tuple[int, int, int]]]:
+    """The model files under ``root``, sorted, with (mtime, size, inode).
+
+    Hidden files (locks, half-written temporaries), backups and the change history are left
+    out; so is a file that disappears while the folder is listed.
+    """
     out = []
-    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+    for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
         if "__pycache__" in rel or rel.startswith(".") or ".bak." in p.name or rel.startswith("history/"):
             continue
-        out.append((rel, p))
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out.append((rel, p, (st.st_mtime_ns, st.st_size, st.st_ino)))
     return out
 
 
@@ -91,12 +101,12 @@ def data_version(data_dir: str | Path) -> str:
     key = str(Path(data_dir).resolve())
     with _DV_LOCK:
         files = _model_files(Path(key))
-        stats = tuple((rel, *((st := p.stat()).st_mtime_ns, st.st_size, st.st_ino)) for rel, p in files)
+        stats = tuple((rel, sig) for rel, _, sig in files)
         cached = _DATA_VERSIONS.get(key)
         if cached is not None and cached[0] == stats:
             return cached[1]
         h = hashlib.sha256()
-        for rel, p in files:
+        for rel, p, _ in files:
             h.update(rel.encode("utf-8") + b"\0")
             h.update(p.read_bytes())
             h.update(b"\0")
