@@ -16,6 +16,7 @@ import re
 import shutil
 import time
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def _data_dir() -> Path:
     return Path(current_app.config["DATA_DIR"])
 
 
-def _write_lock():  # noqa: ANN202 - a context manager
+def _write_lock() -> AbstractContextManager[None]:
     """The data folder's cross-process write lock (503 after ``DATA_LOCK_TIMEOUT_S``)."""
     return importer.write_lock(_data_dir(), timeout_s=float(current_app.config["DATA_LOCK_TIMEOUT_S"]))
 
