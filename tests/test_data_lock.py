@@ -14,10 +14,10 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from geo_app import create_app, importer
+from geo_app import importer
 from tests.conftest import authorize
 from tests.test_data_pages import csrf, post
-from tests.test_importer import ROOT, snapshot, write_fixtures
+from tests.test_importer import ROOT, make_app, snapshot, write_fixtures
 
 HOLD = textwrap.dedent("""
     import sys
@@ -44,16 +44,6 @@ DRAW = textwrap.dedent("""
             assert plan.ok, plan.report
             importer.apply_import(plan, data, reg, author=tag)
 """)
-
-
-def make_app(tmp_path: Path, **config):
-    from tests.test_importer import make_app as base
-
-    app = base(tmp_path)
-    if config:  # same data copy, new app with extra settings
-        app = create_app({"TESTING": True, "DATA_DIR": tmp_path / "data", "INSTANCE": tmp_path / "instance",
-                          "LAYERS_DIR": ROOT / "layers", **config})
-    return app
 
 
 class Holder:

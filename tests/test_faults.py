@@ -24,6 +24,16 @@ def _mount_tmpfs(path: Path) -> bool:
                           capture_output=True).returncode == 0
 
 
+def _fill(path: Path) -> None:
+    """Write zeros into ``path`` until its filesystem is full to the last byte."""
+    with open(path, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+
+
 def test_store_disk_goes_read_only_mid_run(tmp_path, monkeypatch):
     disk = tmp_path / "disk"
     real = _mount_tmpfs(disk)
@@ -70,12 +80,7 @@ def test_store_disk_full_mid_run(tmp_path):
         client = authorize(app, "planner")
         store = app.extensions["geo_app"]["store"]
         assert client.post("/api/reviews", json=SITE).status_code == 201
-        with open(disk / "filler", "wb") as fh:  # fill the disk to the last byte
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-            except OSError:
-                pass
+        _fill(disk / "filler")
         codes = [client.post("/api/reviews", json=SITE).status_code for _ in range(3)]
         assert 503 in codes and all(c in (201, 503) for c in codes)
         assert store.count() == 1 + codes.count(201)
@@ -130,10 +135,9 @@ POINT = {"geometry": {"type": "Point", "coordinates": [125.66, 42.55]}, "name": 
 def _data_app(tmp_path: Path, data: Path):
     """An editor client over a copy of data/ at ``data`` (instance on the normal disk)."""
     from tests.test_data_pages import csrf
+    from tests.test_importer import make_app
 
-    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("*.bak.*", "history"), dirs_exist_ok=True)
-    app = create_app({"TESTING": True, "DATA_DIR": data, "INSTANCE": tmp_path / "instance",
-                      "LAYERS_DIR": ROOT / "layers"})
+    app = make_app(tmp_path, data=data)
     editor = authorize(app, "editor")
     editor.token = csrf(editor)
     return app, editor
@@ -153,12 +157,7 @@ def test_data_disk_full_mid_run(tmp_path):
         _, editor = _data_app(tmp_path, disk / "data")
         assert _draw(editor).status_code == 201
         before = snapshot(disk / "data")
-        with open(disk / "filler", "wb") as fh:  # fill the disk to the last byte
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-            except OSError:
-                pass
+        _fill(disk / "filler")
         r = _draw(editor, {**POINT, "name": "磁盘满时的点"})
         assert r.status_code == 503, r.get_json()
         err = r.get_json()["error"]
@@ -212,10 +211,10 @@ def test_readme_failure_keeps_the_import_and_says_so(tmp_path, monkeypatch):
     from geo_app import importer
     from geo_app.importer import write
     from geo_app.layers import LayerRegistry
-    from tests.test_importer import write_fixtures
+    from tests.test_importer import make_app, write_fixtures
 
     data = tmp_path / "data"
-    shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("*.bak.*", "history"))
+    make_app(tmp_path)  # copies data/
     reg = LayerRegistry(ROOT / "layers", data, ROOT.parent / "shared" / "data")
     files = write_fixtures(tmp_path / "fx")
     plan = importer.prepare_import(importer.read_source(files["gpkg"]), "towns", reg)

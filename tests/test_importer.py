@@ -26,13 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_NAMES = {"山城镇": "山城镇", "紅梅鎮": "红梅镇", "海龙": "海龙镇", "小杨乡": "小杨满族朝鲜族乡"}
 
 
-def make_app(tmp_path: Path):
-    """An app over a tmp copy of data/ (tests never write into the repository's data/)."""
-    data = tmp_path / "data"
+def make_app(tmp_path: Path, *, data: Path | None = None, **config):
+    """An app over a tmp copy of data/ (tests never write into the repository's data/).
+
+    ``data`` is where the copy goes (default ``tmp_path/data``; kept if it already holds one);
+    ``config`` overrides app settings.
+    """
+    data = data or tmp_path / "data"
     if not data.exists():
         shutil.copytree(ROOT / "data", data, ignore=shutil.ignore_patterns("*.bak.*", "history"))
     return create_app({"TESTING": True, "DATA_DIR": data, "INSTANCE": tmp_path / "instance",
-                       "LAYERS_DIR": ROOT / "layers"})
+                       "LAYERS_DIR": ROOT / "layers", **config})
 
 
 def synthetic_towns() -> gpd.GeoDataFrame:
