@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from geo_app import create_app
-from geo_app.cli_engine import COMMANDS, isochrone_cmd, network_group, reach_cmd, route_cmd
+from geo_app.cli.engine import COMMANDS, isochrone_cmd, network_group, reach_cmd, route_cmd
 
 ROOT = Path(__file__).resolve().parents[1]
 

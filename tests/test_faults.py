@@ -122,7 +122,7 @@ def test_corrupt_data_file_stops_start_up_naming_it(tmp_path):
 
 
 def test_serve_binds_loopback_by_default():
-    from geo_app.cli import serve
+    from geo_app.cli.server import serve
 
     host = next(p for p in serve.params if p.name == "host")
     assert host.default == "127.0.0.1"

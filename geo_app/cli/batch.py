@@ -6,7 +6,6 @@ error (unknown extent, destination file, scenario) prints its message and exits 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .errors import GeoAppError
+from ._support import domain_errors, extension
 
 MODES = ("car", "rail", "best")
 
@@ -35,11 +34,10 @@ def _modes(text: str) -> list[str]:
 
 def _scenario_graphs(names: tuple[str, ...]) -> dict[str, Any]:
     """``{"base": graph, NAME: scenario graph, ...}`` (scenarios via the app's scenario runner)."""
-    ext = current_app.extensions["geo_app"]
-    graphs: dict[str, Any] = {"base": ext["graph"]()}
+    graphs: dict[str, Any] = {"base": extension()["graph"]()}
     if not names:
         return graphs
-    from .web.scenarios import runner
+    from ..web.scenarios import runner
 
     run = runner()
     for name in names:
@@ -70,6 +68,7 @@ def _scenario_graphs(names: tuple[str, ...]) -> dict[str, Any]:
               help="Output GeoParquet dataset (folder of part files), e.g. reach.parquet.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_appcontext
+@domain_errors
 def reach_cmd(extent: str, cell: float, to: str, modes: str, scenarios: tuple[str, ...], scheduler: str | None,
               workers: int, chunk_cells: int, max_minutes: float, out: Path, quiet: bool) -> None:
     """Travel time from every cell of EXTENT to every destination (reverse one-to-all per destination).
@@ -78,28 +77,24 @@ def reach_cmd(extent: str, cell: float, to: str, modes: str, scenarios: tuple[st
     column per destination/mode/scenario, NaN = unreachable) and OUT-stem.counties.csv /
     OUT-stem.townships.csv (share of cells within 60/90/120 min).
     """
-    from .analysis import batch
+    from ..analysis import batch
 
-    try:
-        mode_list = _modes(modes)
-        data_dir = Path(current_app.config["DATA_DIR"])
-        ext_geom = batch.load_extent(extent, data_dir)
-        dests = batch.load_destinations(to, data_dir)
-        graphs = _scenario_graphs(scenarios)
-        counties, townships = batch.load_units(data_dir)
-        n_cols = len(dests) * len(mode_list) * len(graphs)
-        grid = batch.Grid.covering(ext_geom.bounds, cell)
-        click.echo(f"batch reach: extent {extent} at {cell:g} m (grid {grid.width} x {grid.height}), "
-                   f"{len(dests)} destinations x {len(mode_list)} modes x {len(graphs)} scenarios = {n_cols} columns; "
-                   f"{'scheduler ' + scheduler if scheduler else f'LocalCluster of {workers} workers'}", err=True)
-        with batch.dask_client(scheduler, workers) as client:
-            res = batch.batch_reach(graphs, ext_geom, dests, mode_list, out, client=client, cell_m=cell,
-                                    chunk_cells=chunk_cells, max_minutes=max_minutes, counties=counties,
-                                    townships=townships, progress=not quiet,
-                                    meta={"extent": str(extent), "to": str(to)})
-    except GeoAppError as exc:
-        click.echo(f"geo-app: {exc.message}", err=True)
-        sys.exit(2)
+    mode_list = _modes(modes)
+    data_dir = Path(current_app.config["DATA_DIR"])
+    ext_geom = batch.load_extent(extent, data_dir)
+    dests = batch.load_destinations(to, data_dir)
+    graphs = _scenario_graphs(scenarios)
+    counties, townships = batch.load_units(data_dir)
+    n_cols = len(dests) * len(mode_list) * len(graphs)
+    grid = batch.Grid.covering(ext_geom.bounds, cell)
+    click.echo(f"batch reach: extent {extent} at {cell:g} m (grid {grid.width} x {grid.height}), "
+               f"{len(dests)} destinations x {len(mode_list)} modes x {len(graphs)} scenarios = {n_cols} columns; "
+               f"{'scheduler ' + scheduler if scheduler else f'LocalCluster of {workers} workers'}", err=True)
+    with batch.dask_client(scheduler, workers) as client:
+        res = batch.batch_reach(graphs, ext_geom, dests, mode_list, out, client=client, cell_m=cell,
+                                chunk_cells=chunk_cells, max_minutes=max_minutes, counties=counties,
+                                townships=townships, progress=not quiet,
+                                meta={"extent": str(extent), "to": str(to)})
     click.echo(f"wrote {res.out} ({res.cells} cells x {len(res.columns)} columns, {res.chunks} chunks) in "
                f"{res.seconds:.1f} s = {res.cell_destinations_per_s / 1e6:.2f} M cell-destinations/s", err=True)
     for path in (res.counties_csv, res.townships_csv):

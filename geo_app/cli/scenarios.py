@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from .cli_support import domain_errors
+from ._support import domain_errors
 
 
 @click.group("scenario")
@@ -24,8 +24,8 @@ def scenario_group() -> None:
 @with_appcontext
 def list_cmd() -> None:
     """List the scenario files with their titles (and any file that does not parse)."""
-    from .analysis.scenarios import ScenarioError, list_scenarios
-    from .web.scenarios import scenarios_dir
+    from ..analysis.scenarios import ScenarioError, list_scenarios
+    from ..web.scenarios import scenarios_dir
 
     for item in list_scenarios(scenarios_dir()):
         if isinstance(item, ScenarioError):
@@ -46,8 +46,8 @@ def list_cmd() -> None:
 @domain_errors
 def compare_cmd(name: str, mode: str | None, minutes: str, cell: str, output: Path | None) -> None:
     """Compare scenario NAME with today's network: reach to Changchun before and after."""
-    from .analysis import scenarios as sc
-    from .web.scenarios import compare_request, run_compare, scenarios_dir
+    from ..analysis import scenarios as sc
+    from ..web.scenarios import compare_request, run_compare, scenarios_dir
 
     scenario = sc.find_scenario(scenarios_dir(), name)
     req = compare_request({"mode": mode, "minutes": minutes, "cell": cell}, scenario)

@@ -14,15 +14,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .cli_support import domain_errors
-from .validate import parse_choice, parse_float, parse_int, parse_lonlat, parse_minutes
+from ..validate import parse_choice, parse_float, parse_int, parse_lonlat, parse_minutes
+from ._support import domain_errors, extension
 
 MODES = ("car", "rail", "best")
-
-
-def _ext() -> dict[str, Any]:
-    """The app's geo_app extension (``graph`` callable, ``layers`` registry)."""
-    return current_app.extensions["geo_app"]
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -48,16 +43,16 @@ def _write(text: str, out: Path | None) -> None:
 def isochrone_cmd(lon: str, lat: str, minutes: str, mode: str, direction: str, cell: str,
                   output: Path | None) -> None:
     """Isochrones (contour polygons) from or to a point."""
-    from .analysis.isochrones import isochrones
-    from .analysis.surface import to_geotiff, travel_time_surface
-    from .validate import check_lonlat
+    from ..analysis.isochrones import isochrones
+    from ..analysis.surface import to_geotiff, travel_time_surface
+    from ..validate import check_lonlat
 
     point = check_lonlat(parse_float(lon, "lon"), parse_float(lat, "lat"), "lon,lat")
     mins = parse_minutes(minutes)
     mode = parse_choice(mode, "mode", MODES)
     direction = parse_choice(direction, "direction", ("from", "to"))
     cell_m = parse_int(cell, "cell", lo=50, hi=2000)
-    surface = travel_time_surface(_ext()["graph"](), point, mode=mode, direction=direction, cell_m=cell_m,
+    surface = travel_time_surface(extension()["graph"](), point, mode=mode, direction=direction, cell_m=cell_m,
                                   max_minutes=max(mins))
     if output is not None and output.suffix.lower() in (".tif", ".tiff"):
         to_geotiff(surface, output)
@@ -86,16 +81,16 @@ def _table_text(table: Any, fmt: str) -> str:
 @domain_errors
 def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Path | None) -> None:
     """Per-township reach table to a destination (default Changchun)."""
-    from .analysis.accessibility import reach_inputs, reach_table
-    from .analysis.routing import resolve_place
+    from ..analysis.accessibility import reach_inputs, reach_table
+    from ..analysis.routing import resolve_place
 
     mode = parse_choice(mode, "mode", MODES)
     fmt = parse_choice(fmt, "format", ("table", "json", "csv"))
     limit = parse_int(minutes, "minutes", lo=1, hi=240)
     cell_m = parse_int(cell, "cell", lo=50, hi=2000)
-    layers = _ext()["layers"]
+    layers = extension()["layers"]
     dest = resolve_place(to, layers.frame("places"))
-    _, table = reach_table(_ext()["graph"](), **reach_inputs(layers), to_lonlat=dest, mode=mode, minutes=limit,
+    _, table = reach_table(extension()["graph"](), **reach_inputs(layers), to_lonlat=dest, mode=mode, minutes=limit,
                            cell_m=cell_m)
     _write(_table_text(table, fmt), output)
 
@@ -110,12 +105,12 @@ def route_cmd(origin: str, dest: str, mode: str) -> None:
     """Fastest route: minutes, km, modes used and the path (GeoJSON geometry)."""
     from shapely.geometry import mapping
 
-    from .analysis.routing import resolve_place, route
+    from ..analysis.routing import resolve_place, route
 
     o = parse_lonlat(origin, "from")
     mode = parse_choice(mode, "mode", MODES)
-    d = resolve_place(dest, _ext()["layers"].frame("places"))
-    res = route(_ext()["graph"](), o, d, mode=mode)
+    d = resolve_place(dest, extension()["layers"].frame("places"))
+    res = route(extension()["graph"](), o, d, mode=mode)
     res["geometry"] = None if res["geometry"] is None else mapping(res["geometry"])
     res["status"] = "ok" if res["minutes"] is not None else "unreachable"
     click.echo(json.dumps(res, ensure_ascii=False))
@@ -135,7 +130,7 @@ def network_group() -> None:
 @domain_errors
 def network_build(source: Path, output: Path | None) -> None:
     """Build a drivable road graphml from OpenStreetMap data (osmnx)."""
-    from .network.roads import build_osm_graph, load_graphml_network, load_model
+    from ..network.roads import build_osm_graph, load_graphml_network, load_model
 
     data_dir = Path(current_app.config["DATA_DIR"])
     out = output or data_dir / "routes" / "roads.graphml"

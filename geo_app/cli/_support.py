@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from flask import current_app
 
-from .errors import GeoAppError
+from ..errors import GeoAppError
 
 
 def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -24,3 +25,8 @@ def domain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def extension() -> dict[str, Any]:
+    """The current app's ``geo_app`` extension (``graph`` callable, ``layers``, ``users``, ``reviews``)."""
+    return current_app.extensions["geo_app"]

@@ -16,11 +16,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .cli_support import domain_errors
+from ._support import domain_errors, extension
 
 
 def _registry() -> Any:
-    return current_app.extensions["geo_app"]["layers"]
+    """The app's layer registry."""
+    return extension()["layers"]
 
 
 def _author(note: str | None) -> str:
@@ -51,7 +52,7 @@ def data_group() -> None:
 def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, code_field: str | None,
                dry_run: bool, force: bool, note: str) -> None:
     """Import FILE (Shapefile, zipped Shapefile, GeoPackage, GeoJSON) as LAYER, converted to WGS84."""
-    from . import importer
+    from .. import importer
 
     reg = _registry()
     data_dir = Path(current_app.config["DATA_DIR"])
@@ -86,7 +87,7 @@ def import_cmd(layer: str, file: Path, crs: str | None, name_field: str | None, 
 @domain_errors
 def undo_cmd(layer: str, note: str) -> None:
     """Revert the last import or drawing saved into LAYER (restores its backup)."""
-    from . import importer
+    from .. import importer
 
     reg = _registry()
     data_dir = Path(current_app.config["DATA_DIR"])
