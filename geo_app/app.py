@@ -15,8 +15,7 @@ from . import config as config_mod
 from .errors import register_error_handlers
 from .layers import LayerRegistry
 from .reviews import ReviewService
-from .store import open_store
-from .users import UserStore
+from .storage import UserStore, open_store
 
 
 def _secret_key(instance: Path) -> str:

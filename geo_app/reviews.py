@@ -17,7 +17,7 @@ from .analysis.routing import resolve_place
 from .analysis.siting import load_rules, review_site, sectors
 from .errors import GeometryError, OutsideServiceArea, UnsupportedMediaType, ValidationError
 from .layers import LayerRegistry
-from .store import ReviewStore, data_version
+from .storage import ReviewStore, data_version
 
 MAX_TEXT = 200
 

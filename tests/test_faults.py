@@ -50,7 +50,7 @@ def test_store_disk_goes_read_only_mid_run(tmp_path, monkeypatch):
         if not remounted:
             import sqlite3
 
-            from geo_app.store import ReviewStore
+            from geo_app.storage.sqlite import SQLiteReviewStore as ReviewStore
 
             def ro_connect(self):
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from geo_app.errors import StorageUnavailable
-from geo_app.store import SCHEMA_VERSION, ReviewStore, clear_data_version, data_version
+from geo_app.storage import SCHEMA_VERSION, clear_data_version, data_version
+from geo_app.storage.sqlite import SQLiteReviewStore as ReviewStore
 from tests.test_store_backends import review
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from geo_app.errors import StorageUnavailable, ValidationError
-from geo_app.store import SCHEMA_VERSION, ReviewStore
+from geo_app.storage import SCHEMA_VERSION
+from geo_app.storage.sqlite import SQLiteReviewStore as ReviewStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "GEO_APP_TEST_DATABASE_URL"
@@ -121,7 +122,7 @@ class PostGISBackend(Backend):
         return psycopg.connect(self.spec, autocommit=True)
 
     def open(self, **kw: Any) -> Any:
-        from geo_app.store_postgis import PostGISReviewStore
+        from geo_app.storage.postgis import PostGISReviewStore
 
         return PostGISReviewStore(self.spec, **kw)
 
@@ -296,7 +297,7 @@ def test_postgis_role_without_write_privilege(backend):
         c.execute(f'GRANT USAGE ON SCHEMA "{backend.schema}" TO "{role}"')
         c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{backend.schema}" TO "{role}"')
     try:
-        from geo_app.store_postgis import PostGISReviewStore
+        from geo_app.storage.postgis import PostGISReviewStore
 
         ro = PostGISReviewStore(with_query(backend.spec, user=role))
         assert ro.count() == 1
@@ -334,7 +335,7 @@ def test_postgis_lock_timeout_raises_storage_unavailable(backend):
 def test_unreachable_server_raises_storage_unavailable(tmp_path):
     """No server behind the socket: opening fails with StorageUnavailable (PostGIS)."""
     pytest.importorskip("psycopg")
-    from geo_app.store_postgis import PostGISReviewStore
+    from geo_app.storage.postgis import PostGISReviewStore
 
     with pytest.raises(StorageUnavailable, match="cannot be opened"):
         PostGISReviewStore(f"postgresql:///nodb?host={tmp_path}&user=nobody", timeout=1)
@@ -386,9 +387,9 @@ OPEN_SPEC = textwrap.dedent("""
 
     def open_spec(spec, timeout=30.0):
         if spec.startswith(("postgresql://", "postgres://")):
-            from geo_app.store_postgis import PostGISReviewStore
+            from geo_app.storage.postgis import PostGISReviewStore
             return PostGISReviewStore(spec, timeout=timeout)
-        from geo_app.store import ReviewStore
+        from geo_app.storage.sqlite import SQLiteReviewStore as ReviewStore
         return ReviewStore(spec, timeout=timeout)
 """)
 
@@ -545,7 +546,7 @@ def test_postgis_schema_version_is_read_from_its_own_schema(tmp_path):
             c.execute("INSERT INTO schema_version VALUES (99)")
         with psycopg.connect(base, autocommit=True) as c:
             c.execute(f'CREATE SCHEMA "{mine}"')
-        from geo_app.store_postgis import PostGISReviewStore
+        from geo_app.storage.postgis import PostGISReviewStore
 
         spec = with_query(base, options=f"-csearch_path={mine},{other.schema},public")
         store = PostGISReviewStore(spec)

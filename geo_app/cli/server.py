@@ -38,7 +38,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
 def _first_start_admin(app: Flask) -> None:
     """With no user yet, create ``admin`` with a one-time password and print it once."""
-    from ..users import one_time_password
+    from ..storage import one_time_password
 
     users = app.extensions["geo_app"]["users"]
     if users.count():

@@ -17,7 +17,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from ..errors import AuthRequired, Forbidden, GeoAppError, ValidationError, status_for
-from ..users import ROLES, User, UserStore
+from ..storage import ROLES, User, UserStore
 from .i18n import current_lang
 from .pages import page_context
 

@@ -1,250 +1,48 @@
 """The OpenAPI 3 description of the JSON/GeoJSON API, served at ``/api/openapi.json``.
 
-Every endpoint, parameter, limit, response and error shape is declared here; the
-fuzzing tests (schemathesis) generate requests from it and check the responses against it.
+The document itself is data (:mod:`geo_app.web.openapi_spec`); this module fills in the
+running app's layer names, sectors and layer limit, adds the path items of the feature
+blueprints (:data:`EXTRA_PATHS`) and serves it. The fuzzing tests (schemathesis) generate
+requests from it and check the responses against it.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import operator
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app
 
-from .. import validate
-from ..users import ROLES
+from . import openapi_spec as doc
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
-
-MODES = ["car", "rail", "best"]
-DIRECTIONS = ["from", "to"]
-VERDICTS = ["suitable", "conditional", "unsuitable"]
-
-
-def _err(desc: str) -> dict[str, Any]:
-    return {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-
-
-ERRORS = {
-    "400": _err("invalid parameter (the message names the field and the rule)"),
-    "401": _err("login or Bearer token required (writes; reads when public reading is off)"),
-    "403": _err("role too low"),
-    "404": _err("not found"),
-    "413": _err("body or geometry too large"),
-    "415": _err("unsupported media type"),
-    "422": _err("well-formed but unacceptable (geometry, outside the service area, no road nearby)"),
-    "429": _err("too many requests"),
-    "503": _err("storage unavailable (nothing was stored)"),
-}
-
-
-def _errors(*codes: str) -> dict[str, Any]:
-    return {c: ERRORS[c] for c in codes}
-
-
-def _q(name: str, schema: dict[str, Any], desc: str, *, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": desc, "schema": schema}
-
-
-LON = {"type": "number", "minimum": -180, "maximum": 180}
-LAT = {"type": "number", "minimum": -90, "maximum": 90}
-MINUTES_LIST = {"type": "string", "pattern": r"^\d{1,3}(,\d{1,3}){0,5}$", "example": "30,60,90,120"}
-CELL = {"type": "integer", "minimum": 100, "maximum": 2000, "default": 250}
-NULLABLE_NUMBER = {"type": ["number", "null"]}
-
-
-def _schemas(sectors: list[str], layers: list[str]) -> dict[str, Any]:
-    position = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}}
-    return {
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message", "field"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                           "field": {"type": ["string", "null"]}}}}},
-        "Geometry": {"type": "object", "required": ["type"], "properties": {
-            "type": {"type": "string"}, "coordinates": {"type": "array"}}},
-        "SiteGeometry": {"oneOf": [
-            {"type": "object", "required": ["type", "coordinates"], "properties": {
-                "type": {"const": "Point"}, "coordinates": position}},
-            {"type": "object", "required": ["type", "coordinates"], "properties": {
-                "type": {"const": "Polygon"},
-                "coordinates": {"type": "array", "minItems": 1,
-                                "items": {"type": "array", "minItems": 4, "items": position}}}}],
-            "description": f"GeoJSON Point or Polygon, lon,lat order; at most {validate.MAX_VERTICES} vertices"},
-        "Feature": {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
-            "type": {"const": "Feature"},
-            "geometry": {"oneOf": [{"$ref": "#/components/schemas/Geometry"}, {"type": "null"}]},
-            "properties": {"type": ["object", "null"]}}},
-        "FeatureCollection": {"type": "object", "required": ["type", "features"], "properties": {
-            "type": {"const": "FeatureCollection"},
-            "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}}}},
-        "LayerList": {"type": "object", "required": ["layers"], "properties": {"layers": {
-            "type": "array", "items": {"type": "object", "required": ["name", "features", "with_geometry", "quality"],
-                                       "properties": {"name": {"type": "string", "enum": layers},
-                                                      "features": {"type": "integer"},
-                                                      "with_geometry": {"type": "integer"},
-                                                      "quality": {"type": "string"}}}}}},
-        "Route": {"type": "object", "required": ["minutes", "km", "modes", "status", "geometry"], "properties": {
-            "minutes": NULLABLE_NUMBER, "km": NULLABLE_NUMBER,
-            "modes": {"type": "array", "items": {"type": "string", "enum": ["car", "rail"]}},
-            "status": {"type": "string", "enum": ["ok", "unreachable"]},
-            "geometry": {"oneOf": [{"$ref": "#/components/schemas/Geometry"}, {"type": "null"}]}}},
-        "ReachRow": {"type": "object", "required": ["level", "code", "name_zh", "share_area_within", "status"],
-                     "properties": {"level": {"type": "string", "enum": ["township", "county"]},
-                                    "code": {"type": ["string", "null"]}, "name_zh": {"type": "string"},
-                                    "share_area_within": NULLABLE_NUMBER, "min": NULLABLE_NUMBER,
-                                    "median": NULLABLE_NUMBER, "max": NULLABLE_NUMBER,
-                                    "seat_minutes": NULLABLE_NUMBER, "status": {"type": "string"}}},
-        "Reach": {"type": "object", "required": ["to", "mode", "minutes", "rows"], "properties": {
-            "to": {"type": "string"}, "mode": {"type": "string", "enum": MODES},
-            "minutes": {"type": "integer"}, "cell_m": {"type": "integer"},
-            "rows": {"type": "array", "items": {"$ref": "#/components/schemas/ReachRow"}}}},
-        "Finding": {"type": "object", "required": ["key", "label_zh", "label_en", "value", "rule", "status"],
-                    "properties": {"key": {"type": "string"}, "label_zh": {"type": "string"},
-                                   "label_en": {"type": "string"}, "rule": {"type": "string"},
-                                   "status": {"type": "string",
-                                              "enum": ["ok", "conditional", "fail", "unavailable", "info"]},
-                                   "unit": {"type": ["string", "null"]}}},
-        "Report": {"type": "object", "required": ["verdict", "findings", "reasons", "caveats"], "properties": {
-            "verdict": {"type": "string", "enum": VERDICTS},
-            "project": {"type": ["string", "null"]}, "sector": {"type": ["string", "null"]},
-            "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
-            "reasons": {"type": "array"}, "caveats": {"type": "array"}}},
-        "ReviewCreated": {"allOf": [{"$ref": "#/components/schemas/Report"}, {
-            "type": "object", "required": ["id"], "properties": {"id": {"type": "string",
-                                                                        "pattern": "^[0-9a-f]{32}$"}}}]},
-        "StoredReview": {"type": "object", "required": ["id", "created_at", "verdict", "geometry", "report",
-                                                        "data_version"],
-                         "properties": {"id": {"type": "string"}, "created_at": {"type": "string"},
-                                        "verdict": {"type": "string", "enum": VERDICTS},
-                                        "geometry": {"$ref": "#/components/schemas/Geometry"},
-                                        "report": {"$ref": "#/components/schemas/Report"},
-                                        "data_version": {"type": "string"},
-                                        "author": {"type": ["string", "null"]}}},
-        "ReviewInput": {"type": "object", "required": ["geometry"], "properties": {
-            "geometry": {"$ref": "#/components/schemas/SiteGeometry"},
-            "project": {"type": ["string", "null"], "maxLength": 200},
-            "sector": {"type": ["string", "null"], "enum": [*sectors, None]}}},
-        "IsochroneInput": {"type": "object", "required": ["lon", "lat"], "properties": {
-            "lon": LON, "lat": LAT,
-            "minutes": {"type": "array", "minItems": 1, "maxItems": 6,
-                        "items": {"type": "integer", "minimum": 1, "maximum": 240}},
-            "mode": {"type": "string", "enum": MODES}, "direction": {"type": "string", "enum": DIRECTIONS},
-            "cell": CELL}},
-    }
-
-
-def _isochrone_params() -> list[dict[str, Any]]:
-    return [
-        _q("lon", LON, "origin longitude (WGS84)", required=True),
-        _q("lat", LAT, "origin latitude (WGS84)", required=True),
-        _q("minutes", MINUTES_LIST, "strictly increasing contour minutes, 1–6 values, each 1–240"),
-        _q("mode", {"type": "string", "enum": MODES, "default": "best"}, "travel mode"),
-        _q("direction", {"type": "string", "enum": DIRECTIONS, "default": "from"}, "from or to the point"),
-        _q("cell", CELL, "grid cell in metres (grown automatically for large extents)"),
-    ]
-
-
-def _reach_params() -> list[dict[str, Any]]:
-    return [
-        _q("to", {"type": "string", "default": "changchun"}, "'changchun' or 'LON,LAT'"),
-        _q("mode", {"type": "string", "enum": MODES, "default": "best"}, "travel mode"),
-        _q("minutes", {"type": "integer", "minimum": 1, "maximum": 240, "default": 120}, "threshold"),
-        _q("cell", CELL, "grid cell in metres"),
-    ]
-
-
-def _json(ref: str, desc: str = "OK", media: str = "application/json") -> dict[str, Any]:
-    return {"description": desc, "content": {media: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
-
-
-def _paths(sectors: list[str], layers: list[str], limit_max: int) -> dict[str, Any]:
-    geo = "application/geo+json"
-    review_filters = [
-        _q("verdict", {"type": "string", "enum": VERDICTS}, "filter by verdict"),
-        _q("sector", {"type": "string", "enum": sectors}, "filter by sector"),
-        _q("bbox", {"type": "string"}, "minlon,minlat,maxlon,maxlat"),
-    ]
-    rid = {"name": "rid", "in": "path", "required": True, "schema": {"type": "string"}}
-    return {
-        "/api/layers": {"get": {"summary": "List layers", "operationId": "listLayers",
-                                "responses": {"200": _json("LayerList"), **_errors("401")}}},
-        "/api/layers/{name}": {"get": {
-            "summary": "One layer as RFC 7946 GeoJSON", "operationId": "getLayer",
-            "parameters": [
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": layers}},
-                _q("bbox", {"type": "string"}, "minlon,minlat,maxlon,maxlat (WGS84)"),
-                _q("limit", {"type": "integer"}, f"features to return; clamped to 1–{limit_max}")],
-            "responses": {"200": _json("FeatureCollection", media=geo), **_errors("400", "401", "404")}}},
-        "/api/isochrones": {
-            "get": {"summary": "Isochrones from or to a point", "operationId": "getIsochrones",
-                    "parameters": _isochrone_params(),
-                    "responses": {"200": _json("FeatureCollection", media=geo),
-                                  **_errors("400", "401", "422")}},
-            "post": {"summary": "Isochrones (JSON body)", "operationId": "postIsochrones",
-                     "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/IsochroneInput"}}}},
-                     "responses": {"200": _json("FeatureCollection", media=geo),
-                                   **_errors("400", "401", "413", "422")}}},
-        "/api/route": {"get": {
-            "summary": "Fastest route", "operationId": "getRoute",
-            "parameters": [_q("from", {"type": "string", "example": "125.67876,42.52869"}, "LON,LAT",
-                              required=True),
-                           _q("to", {"type": "string", "example": "changchun"}, "'changchun' or LON,LAT",
-                              required=True),
-                           _q("mode", {"type": "string", "enum": MODES, "default": "best"}, "travel mode")],
-            "responses": {"200": _json("Route"), **_errors("400", "401", "422")}}},
-        "/api/reach": {"get": {"summary": "Per-township reach table", "operationId": "getReach",
-                               "parameters": _reach_params(),
-                               "responses": {"200": _json("Reach"), **_errors("400", "401", "422")}}},
-        "/api/reach.tif": {"get": {
-            "summary": "Reach surface as GeoTIFF (EPSG:32651, minutes, nodata NaN)", "operationId": "getReachTif",
-            "parameters": _reach_params(),
-            "responses": {"200": {"description": "GeoTIFF", "content": {"image/tiff": {
-                "schema": {"type": "string", "format": "binary"}}}}, **_errors("400", "401", "422")}}},
-        "/api/reviews": {
-            "post": {"summary": "Review a site and store it (planner)", "operationId": "createReview",
-                     "security": [{"bearer": []}],
-                     "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/ReviewInput"}}}},
-                     "responses": {"201": _json("ReviewCreated", "stored"),
-                                   **_errors("400", "401", "403", "413", "415", "422", "503")}},
-            "get": {"summary": "Stored reviews", "operationId": "listReviews",
-                    "parameters": [_q("format", {"type": "string", "enum": ["json", "geojson", "csv"]},
-                                      "output format"), *review_filters],
-                    "responses": {"200": {"description": "reviews", "content": {
-                        "application/json": {"schema": {"type": "object", "required": ["reviews", "count"]}},
-                        geo: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}},
-                        "text/csv": {"schema": {"type": "string"}}}}, **_errors("400", "401", "503")}}},
-        "/api/reviews/{rid}": {
-            "get": {"summary": "One stored review", "operationId": "getReview", "parameters": [rid],
-                    "responses": {"200": _json("StoredReview"), **_errors("401", "404", "503")}},
-            "delete": {"summary": "Soft-delete a review (own: planner; any: admin)", "operationId": "deleteReview",
-                       "security": [{"bearer": []}], "parameters": [rid],
-                       "responses": {"204": {"description": "deleted"},
-                                     **_errors("401", "403", "404", "503")}}},
-        "/api/openapi.json": {"get": {"summary": "This document", "operationId": "getOpenAPI",
-                                      "responses": {"200": {"description": "OpenAPI 3.1", "content": {
-                                          "application/json": {"schema": {"type": "object"}}}}}}},
-    }
-
 
 #: Extra path items contributed by feature blueprints (scenarios, data): ``{path: item}``.
 EXTRA_PATHS: dict[str, dict[str, Any]] = {}
 
 
+def _filled(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the declared paths and schemas with the app's values at :data:`~.openapi_spec.FILLED`."""
+    out = copy.deepcopy({"paths": doc.PATHS, "components": {"schemas": doc.SCHEMAS}})
+    for (*keys, last), name in doc.FILLED:
+        functools.reduce(operator.getitem, keys, out)[last] = copy.copy(values[name])
+    return out
+
+
 def spec() -> dict[str, Any]:
     """Build the OpenAPI document for the running app (layer names and sectors are enumerated)."""
     ext = current_app.extensions["geo_app"]
-    sectors = ext["reviews"].sectors
-    layers = list(ext["layers"].specs)
+    sectors = list(ext["reviews"].sectors)
+    filled = _filled({"layers": list(ext["layers"].specs), "sectors": sectors, "sectors_or_null": [*sectors, None],
+                      "limit_text": doc.LIMIT_TEXT.format(limit_max=current_app.config["LAYER_LIMIT_MAX"])})
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Meihekou planning map service API (梅河口市规划地图服务)", "version": "1",
-                 "description": "All coordinates are WGS84 lon,lat. Every error is "
-                                "{\"error\": {\"code\", \"message\", \"field\"}}. Writes need a role "
-                                f"({' < '.join(ROLES)}) through a session or `Authorization: Bearer TOKEN`."},
-        "paths": {**_paths(sectors, layers, current_app.config["LAYER_LIMIT_MAX"]), **EXTRA_PATHS},
-        "components": {"schemas": _schemas(sectors, layers),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "info": doc.INFO,
+        "paths": {**filled["paths"], **EXTRA_PATHS},
+        "components": {**filled["components"], "securitySchemes": doc.SECURITY_SCHEMES},
     }
 
 

@@ -1,6 +1,7 @@
 """Review store on PostgreSQL + PostGIS (psycopg 3), for a service shared by several hosts.
 
-Same public API and semantics as :class:`geo_app.store.ReviewStore` (the SQLite default):
+Same interface (:class:`geo_app.storage.base.ReviewStore`) and semantics as the SQLite default
+(:class:`geo_app.storage.sqlite.SQLiteReviewStore`):
 ``add/get/list/count/delete/to_geojson/to_csv/schema_version/close``, one transaction per
 review, soft delete, newest first, and :class:`~geo_app.errors.StorageUnavailable` (HTTP 503)
 when the server is unreachable, the database or session is read-only, a lock cannot be taken
@@ -38,8 +39,8 @@ import psycopg
 import shapely
 import shapely.geometry
 
-from .errors import StorageUnavailable, ValidationError
-from .store import _COLUMNS, PerThreadConnections, ReviewStore, _now, check_review
+from ..errors import StorageUnavailable, ValidationError
+from .base import COLUMNS, SCHEMA_VERSION, PerThreadConnections, ReviewStore, check_migrations, check_review, utc_now
 
 #: Append-only list of migrations; ``max(schema_version.version)`` is the number applied.
 MIGRATIONS: list[str] = [
@@ -65,7 +66,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX reviews_created ON reviews (created_at);
     """,
 ]
-SCHEMA_VERSION = len(MIGRATIONS)
+check_migrations(MIGRATIONS, "PostGIS review store")
 #: Advisory lock key held while migrating (any 64-bit number unique to this app).
 _MIGRATION_LOCK = 0x6765_6F61_7070_0001
 _SELECT = ("id, created_at, project, sector, verdict, geometry_json, report, data_version, author, deleted_at")
@@ -84,7 +85,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _prepare(review: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a review (:func:`geo_app.store.check_review`) and return its PostGIS columns.
+    """Validate a review (:func:`geo_app.storage.base.check_review`) and return its PostGIS columns.
 
     Raises
     ------
@@ -97,14 +98,14 @@ def _prepare(review: Mapping[str, Any]) -> dict[str, Any]:
         wkb = shapely.to_wkb(shapely.geometry.shape(gj), hex=False, include_srid=False)
     except Exception as exc:  # noqa: BLE001 - shapely raises several types for bad GeoJSON
         raise ValidationError(f"review geometry is not valid GeoJSON: {exc}", field="geometry") from exc
-    return {"id": uuid.uuid4().hex, "created_at": datetime.fromisoformat(_now().replace("Z", "+00:00")),
+    return {"id": uuid.uuid4().hex, "created_at": datetime.fromisoformat(utc_now().replace("Z", "+00:00")),
             "project": review.get("project"), "sector": review.get("sector"), "verdict": checked["verdict"],
             "wkb": wkb, "geometry_json": checked["geometry_json"], "report": checked["report"],
             "data_version": checked["data_version"],
             "author": review.get("author")}
 
 
-class PostGISReviewStore(PerThreadConnections):
+class PostGISReviewStore(PerThreadConnections, ReviewStore):
     """Siting reviews in a PostgreSQL + PostGIS database.
 
     Parameters
@@ -118,9 +119,6 @@ class PostGISReviewStore(PerThreadConnections):
         Seconds to wait for the server (connect) and for a row or table lock held by another
         session before giving up.
     """
-
-    to_geojson = staticmethod(ReviewStore.to_geojson)
-    to_csv = staticmethod(ReviewStore.to_csv)
 
     _close_errors = (psycopg.Error,)
 
@@ -154,11 +152,8 @@ class PostGISReviewStore(PerThreadConnections):
                 conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
             raise StorageUnavailable(f"review store {self.name} cannot be opened: {exc}".strip()) from exc
-        self._local.conn = conn
-        with self._lock:
-            self._all.append(conn)
+        self._remember(conn)
         return conn
-
 
     # -- schema ---------------------------------------------------------------------------
     @staticmethod
@@ -249,7 +244,7 @@ class PostGISReviewStore(PerThreadConnections):
     # -- reads ----------------------------------------------------------------------------
     @staticmethod
     def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-        out = dict(zip(_COLUMNS, r, strict=True))
+        out = dict(zip(COLUMNS, r, strict=True))
         out["created_at"] = _iso(out["created_at"])
         out["deleted_at"] = _iso(out["deleted_at"])
         return out

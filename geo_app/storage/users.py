@@ -1,25 +1,26 @@
-"""Users, roles, API tokens and the audit log, in one SQLite file in the instance folder.
+"""Users, roles and API tokens, in one SQLite file in the instance folder (with the audit log).
 
 Passwords are hashed with ``werkzeug.security`` (scrypt); API tokens are random and only
-their SHA-256 is stored. Nothing here imports Flask's request machinery.
+their SHA-256 is stored. The audit log (:mod:`geo_app.storage.audit`) lives in the same file.
+Nothing here imports Flask's request machinery.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import NotFound, StorageUnavailable, ValidationError
+from ..errors import NotFound, StorageUnavailable, ValidationError
+from .audit import AUDIT_TABLE, AuditLog
+from .base import utc_now
 
 ROLES = ("viewer", "planner", "editor", "admin")
 MIN_PASSWORD = 10
@@ -45,21 +46,8 @@ MIGRATIONS = [
         created_at TEXT NOT NULL,
         revoked_at TEXT
     );
-    CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        actor TEXT,
-        action TEXT NOT NULL,
-        target TEXT,
-        remote_addr TEXT,
-        detail TEXT
-    );
-    """,
+    """ + AUDIT_TABLE,
 ]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def role_at_least(role: str, needed: str) -> bool:
@@ -87,8 +75,8 @@ class User:
         return role_at_least(self.role, needed)
 
 
-class UserStore:
-    """Users, tokens and audit log.
+class UserStore(AuditLog):
+    """Users, tokens and the audit log (:class:`~geo_app.storage.audit.AuditLog`).
 
     Parameters
     ----------
@@ -151,7 +139,7 @@ class UserStore:
         self.check_password(password)
         try:
             self._write("INSERT INTO users (name, role, password_hash, must_change, created_at) VALUES (?,?,?,?,?)",
-                        (name, role, generate_password_hash(password), int(must_change), _now()))
+                        (name, role, generate_password_hash(password), int(must_change), utc_now("seconds")))
         except sqlite3.IntegrityError:
             raise ValidationError(f"user {name!r} exists already", field="name") from None
         return self.get(name)
@@ -208,7 +196,7 @@ class UserStore:
         user = self.get(name)
         token = "gat_" + secrets.token_urlsafe(32)
         self._write("INSERT INTO tokens (user_id, token_sha256, label, created_at) VALUES (?,?,?,?)",
-                    (user.id, token_digest(token), str(label)[:80], _now()))
+                    (user.id, token_digest(token), str(label)[:80], utc_now("seconds")))
         return token
 
     def tokens(self, name: str) -> list[dict[str, Any]]:
@@ -222,7 +210,7 @@ class UserStore:
         """Revoke one of a user's tokens; False when it is not theirs or already revoked."""
         user = self.get(name)
         cur = self._write("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-                          (_now(), int(token_id), user.id))
+                          (utc_now("seconds"), int(token_id), user.id))
         return cur.rowcount == 1
 
     def user_for_token(self, token: str) -> User | None:
@@ -231,19 +219,6 @@ class UserStore:
             "SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id "
             "WHERE t.token_sha256 = ? AND t.revoked_at IS NULL", (token_digest(str(token)),)).fetchone()
         return self._user(row)
-
-    # -- audit ---------------------------------------------------------------------------
-    def audit(self, actor: str | None, action: str, target: str | None = None, *, remote_addr: str | None = None,
-              detail: dict[str, Any] | None = None) -> None:
-        """Record who did what, when and from where."""
-        self._write("INSERT INTO audit (at, actor, action, target, remote_addr, detail) VALUES (?,?,?,?,?,?)",
-                    (_now(), actor, action, target, remote_addr,
-                     json.dumps(detail or {}, ensure_ascii=False, default=str)))
-
-    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
-        """Newest audit entries first."""
-        rows = self._conn().execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (int(limit),)).fetchall()
-        return [dict(r) for r in rows]
 
 
 def one_time_password() -> str:
