@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,82 @@ def _names_by_key(stations: gpd.GeoDataFrame) -> dict[tuple[float, float], str]:
     return out
 
 
+#: One platform-to-platform edge: ``(u, v, length_m, time_s, kind)``.
+_Edge = tuple[int, int, float, float, str]
+
+
+@dataclass
+class _Platforms:
+    """Platforms collected line by line; stations are numbered in the order they are first met."""
+
+    keys: dict[tuple[float, float], int] = field(default_factory=dict)
+    station: list[int] = field(default_factory=list)
+    line: list[str] = field(default_factory=list)
+    board: list[float] = field(default_factory=list)
+
+    def add_line(self, coords: np.ndarray, line: str, board_s: float) -> list[int]:
+        """Add one platform per vertex of a line (boarding cost ``board_s``); return their indices."""
+        plats = []
+        for lon, lat in coords:
+            sidx = self.keys.setdefault(_station_key(lon, lat), len(self.keys))
+            plats.append(len(self.station))
+            self.station.append(sidx)
+            self.line.append(line)
+            self.board.append(board_s)
+        return plats
+
+    def station_keys(self) -> list[tuple[float, float]]:
+        """Station keys in station-index order."""
+        return sorted(self.keys, key=self.keys.get)
+
+
+def _read_rail_inputs(reference_dir: Path,
+                      services_csv: Path) -> tuple[gpd.GeoDataFrame, dict[tuple[float, float], str], list[dict]]:
+    """Read lines, station names by key and services; :class:`DataFileError` when a file is missing."""
+    lines_path = reference_dir / "rail" / "lines.geojson"
+    stations_path = reference_dir / "rail" / "stations.geojson"
+    for p in (lines_path, stations_path, services_csv):
+        if not p.exists():
+            raise DataFileError(f"rail data file missing: {p}")
+    return gpd.read_file(lines_path), _names_by_key(gpd.read_file(stations_path)), read_services(services_csv)
+
+
+def _ride_edges(plats: list[int], coords: np.ndarray, names: Mapping[tuple[float, float], str],
+                svc: Mapping[str, Any], circuity: float) -> list[_Edge]:
+    """In-vehicle edges both ways between consecutive platforms of one line.
+
+    Time is the services.csv pair minutes when given for the named pair, else length x circuity / speed.
+    """
+    xy = to_metric(coords)
+    stn = [names.get(_station_key(lon, lat), "") for lon, lat in coords]
+    edges: list[_Edge] = []
+    for i in range(len(plats) - 1):
+        length = float(np.hypot(*(xy[i + 1] - xy[i]))) * circuity
+        t = length / (svc["speed_kmh"] / 3.6)
+        for a, b, na, nb in ((i, i + 1, stn[i], stn[i + 1]), (i + 1, i, stn[i + 1], stn[i])):
+            minutes = svc["pairs"].get((na, nb)) if na and nb else None
+            edges.append((plats[a], plats[b], length, minutes * 60.0 if minutes else t, "ride"))
+    return edges
+
+
+def _to_network(platforms: _Platforms, names: Mapping[tuple[float, float], str], plat_station: np.ndarray,
+                board: np.ndarray, edges: list[_Edge]) -> RailNetwork:
+    """Pack the collected platforms and edges into a :class:`RailNetwork`."""
+    keys = platforms.station_keys()
+    return RailNetwork(
+        station_lonlat=np.array(keys, dtype=float),
+        station_names=tuple(names.get(k, "") for k in keys),
+        platform_station=plat_station,
+        platform_line=tuple(platforms.line),
+        board_s=board,
+        u=np.array([e[0] for e in edges], dtype=np.int64),
+        v=np.array([e[1] for e in edges], dtype=np.int64),
+        length_m=np.array([e[2] for e in edges]),
+        time_s=np.array([e[3] for e in edges]),
+        kind=tuple(e[4] for e in edges),
+    )
+
+
 def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[str, Any]) -> RailNetwork:
     """Build platforms and edges from ``rail/lines.geojson``, ``rail/stations.geojson`` and services.
 
@@ -105,63 +181,25 @@ def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[
     RailNetwork
         In-vehicle time = pair minutes if services.csv gives them, else length x circuity / speed.
     """
-    lines_path = reference_dir / "rail" / "lines.geojson"
-    stations_path = reference_dir / "rail" / "stations.geojson"
-    for p in (lines_path, stations_path, services_csv):
-        if not p.exists():
-            raise DataFileError(f"rail data file missing: {p}")
-    lines = gpd.read_file(lines_path)
-    names = _names_by_key(gpd.read_file(stations_path))
-    services = read_services(services_csv)
+    lines, names, services = _read_rail_inputs(reference_dir, services_csv)
     circuity = value(params, "rail", "circuity")
     entry_s = value(params, "rail", "station_entry_min") * 60.0
     wait_frac = value(params, "rail", "wait_fraction")
     transfer_s = value(params, "rail", "transfer_min") * 60.0
-
-    keys: dict[tuple[float, float], int] = {}
-    plat_station: list[int] = []
-    plat_line: list[str] = []
-    board: list[float] = []
-    edges: list[tuple[int, int, float, float, str]] = []
+    platforms = _Platforms()
+    edges: list[_Edge] = []
     for line, kind, geom in zip(lines["line_zh"], lines["kind"], lines.geometry, strict=True):
         svc = _line_service(services, line, kind, params)
         coords = np.asarray(geom.coords)[:, :2]
-        xy = to_metric(coords)
-        plats = []
-        for lon, lat in coords:
-            key = _station_key(lon, lat)
-            sidx = keys.setdefault(key, len(keys))
-            plats.append(len(plat_station))
-            plat_station.append(sidx)
-            plat_line.append(line)
-            board.append(entry_s + wait_frac * svc["headway_min"] * 60.0)
-        stn = [names.get(_station_key(lon, lat), "") for lon, lat in coords]
-        for i in range(len(plats) - 1):
-            length = float(np.hypot(*(xy[i + 1] - xy[i]))) * circuity
-            t = length / (svc["speed_kmh"] / 3.6)
-            for a, b, na, nb in ((i, i + 1, stn[i], stn[i + 1]), (i + 1, i, stn[i + 1], stn[i])):
-                minutes = svc["pairs"].get((na, nb)) if na and nb else None
-                edges.append((plats[a], plats[b], length, minutes * 60.0 if minutes else t, "ride"))
-    plat_station_arr = np.array(plat_station, dtype=np.int64)
-    board_arr = np.array(board)
-    edges += _transfer_edges(plat_station_arr, board_arr - entry_s, transfer_s)
-    station_lonlat = np.array(sorted(keys, key=keys.get), dtype=float)
-    return RailNetwork(
-        station_lonlat=station_lonlat,
-        station_names=tuple(names.get(k, "") for k in sorted(keys, key=keys.get)),
-        platform_station=plat_station_arr,
-        platform_line=tuple(plat_line),
-        board_s=board_arr,
-        u=np.array([e[0] for e in edges], dtype=np.int64),
-        v=np.array([e[1] for e in edges], dtype=np.int64),
-        length_m=np.array([e[2] for e in edges]),
-        time_s=np.array([e[3] for e in edges]),
-        kind=tuple(e[4] for e in edges),
-    )
+        plats = platforms.add_line(coords, line, entry_s + wait_frac * svc["headway_min"] * 60.0)
+        edges += _ride_edges(plats, coords, names, svc, circuity)
+    plat_station = np.array(platforms.station, dtype=np.int64)
+    board = np.array(platforms.board)
+    edges += _transfer_edges(plat_station, board - entry_s, transfer_s)
+    return _to_network(platforms, names, plat_station, board, edges)
 
 
-def _transfer_edges(plat_station: np.ndarray, wait_s: np.ndarray,
-                    transfer_s: float) -> list[tuple[int, int, float, float, str]]:
+def _transfer_edges(plat_station: np.ndarray, wait_s: np.ndarray, transfer_s: float) -> list[_Edge]:
     """Edges between platforms of different lines at one station: transfer time + wait for the new line."""
     out = []
     for s in np.unique(plat_station):
