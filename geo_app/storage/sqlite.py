@@ -145,20 +145,7 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
 
     # -- writes ---------------------------------------------------------------------------
     def add(self, review: Mapping[str, Any]) -> str:
-        """Store one review in one transaction and return its id.
-
-        Parameters
-        ----------
-        review
-            ``geometry`` (GeoJSON dict or shapely), ``report`` (dict; JSON-safe, no NaN),
-            ``data_version`` (str), and optional ``project``, ``sector``, ``author`` and
-            ``verdict`` (taken from ``report["verdict"]`` when absent).
-
-        Returns
-        -------
-        str
-            The review id (a UUID4 hex string), stable across re-opens.
-        """
+        """See :meth:`geo_app.storage.base.ReviewStore.add`."""
         checked = check_review(review)
         rid = uuid.uuid4().hex
         row = (rid, utc_now(), review.get("project"), review.get("sector"), checked["verdict"],
