@@ -10,6 +10,8 @@ import shapely
 
 from .. import crs as crs_mod
 from ..errors import GeometryError
+from ..i18n import Message, Value
+from .gauss_kruger import ballpark_warning, detect_projected
 from .sources import Source
 
 
@@ -19,15 +21,6 @@ def _vertices(gdf: gpd.GeoDataFrame, limit: int = 20_000) -> np.ndarray:
     if len(xy) > limit:
         xy = xy[np.linspace(0, len(xy) - 1, limit).astype(int)]
     return xy
-
-
-def _gk_suggestion(xy: np.ndarray) -> str | None:
-    """Suggest a CGCS2000 3-degree Gauss–Krüger EPSG code from zone-prefixed eastings."""
-    zones = np.unique((xy[:, 0] // 1_000_000).astype(int))
-    in_zone = np.all((xy[:, 0] % 1_000_000 > 250_000) & (xy[:, 0] % 1_000_000 < 750_000))
-    if len(zones) == 1 and 25 <= zones[0] <= 45 and in_zone and np.all((xy[:, 1] > 0) & (xy[:, 1] < 6_500_000)):
-        return f"EPSG:{4513 + zones[0] - 25}"
-    return None
 
 
 def _to_wgs84_xy(xy: np.ndarray, datum: str) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +47,8 @@ def detect_datum(gdf: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> dict[str,
 
     Each hypothesis (WGS84, GCJ-02, BD-09) converts the vertices to WGS84 and counts
     those lying within 30 m of the shipped county boundary (township layers share the
-    county's outline) and those inside the county.
+    county's outline) and those inside the county. Projected coordinates are tried against
+    the Gauss–Krüger CRSs that fit Meihekou (:func:`.gauss_kruger.detect_projected`).
 
     Parameters
     ----------
@@ -66,37 +60,38 @@ def detect_datum(gdf: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> dict[str,
     Returns
     -------
     dict
-        ``kind`` (``degrees`` or ``projected``), ``best`` (``wgs84``, ``gcj02``, ``bd09``
-        or None when ambiguous), ``candidates`` (scores), ``reason`` and, for projected
-        values, ``suggest`` (a Gauss–Krüger EPSG code or None).
+        ``kind`` (``degrees`` or ``projected``), ``best`` (``wgs84``, ``gcj02``, ``bd09``, an
+        ``EPSG:NNNN`` Gauss–Krüger code, or None when ambiguous), ``runner_up``,
+        ``candidates`` (fit figures), ``reason`` and ``suggest`` (a code to try, or None);
+        projected results also give ``tie`` (two codes that cannot be told apart).
     """
     xy = _vertices(gdf)
     if len(xy) == 0:
         raise GeometryError("no coordinates to detect the datum from", field="file")
-    if np.nanmax(np.abs(xy[:, 0])) > 180 or np.nanmax(np.abs(xy[:, 1])) > 90:
-        sug = _gk_suggestion(xy)
-        hint = f"; the eastings look like {sug} ({_crs_name(sug)})" if sug else ""
-        return {"kind": "projected", "best": None, "candidates": [], "suggest": sug,
-                "reason": f"coordinates are not degrees (x up to {np.nanmax(np.abs(xy[:, 0])):,.0f}): "
-                          f"a projected CRS{hint}"}
     county_m = boundary.to_crs(crs_mod.METRIC_CRS).geometry.union_all()
     line_m = county_m.boundary
+    if np.nanmax(np.abs(xy[:, 0])) > 180 or np.nanmax(np.abs(xy[:, 1])) > 90:
+        return detect_projected(xy, line_m, county_m)
     cands = [_fit(xy, d, line_m, county_m) for d in ("wgs84", "gcj02", "bd09")]
     ranked = sorted(cands, key=lambda c: (c["on_boundary"], c["inside"]), reverse=True)
     top, second = ranked[0], ranked[1]
     if top["on_boundary_n"] >= 5 and top["on_boundary"] >= 3 * max(second["on_boundary"], 0.005):
         reason = (f"{top['on_boundary']:.0%} of vertices lie within 30 m of the county boundary as {top['datum']}, "
                   f"{second['on_boundary']:.0%} as {second['datum']}")
-        return {"kind": "degrees", "best": top["datum"], "candidates": cands, "suggest": None, "reason": reason}
+        return {"kind": "degrees", "best": top["datum"], "runner_up": second["datum"], "candidates": cands,
+                "suggest": None, "reason": reason}
     reason = ("the data do not line up with the county boundary, so WGS84, GCJ-02 and BD-09 (300–700 m apart) "
               "cannot be told apart")
-    return {"kind": "degrees", "best": None, "candidates": cands, "suggest": None, "reason": reason}
+    return {"kind": "degrees", "best": None, "runner_up": None, "candidates": cands, "suggest": None,
+            "reason": reason}
 
 
-def _crs_name(code: str | None) -> str:
-    from pyproj import CRS
-
-    return CRS.from_user_input(code).name if code else ""
+def _hint(detection: dict[str, Any]) -> str:
+    """What to pass as ``--crs`` after a refusal."""
+    if detection.get("tie"):
+        return " or ".join(f"--crs {c}" for c in detection["tie"])
+    sug = detection.get("suggest")
+    return f"--crs (e.g. --crs {sug})" if sug else "--crs wgs84|gcj02|bd09|EPSG:NNNN"
 
 
 def resolve_crs(src: Source, given: str | None, boundary: gpd.GeoDataFrame) -> tuple[str, dict[str, Any]]:
@@ -122,17 +117,20 @@ def resolve_crs(src: Source, given: str | None, boundary: gpd.GeoDataFrame) -> t
     if given is not None:
         used = given
         if src.declared_crs and src.declared_crs != given:
-            info["warnings"].append(f"--crs {given} overrides the file's declared CRS {src.declared_crs}")
+            info["warnings"].append(Message("imp_crs_overrides", given=given, declared=src.declared_crs))
     elif src.declared_crs is not None:
         used = src.declared_crs
     elif detection["best"] is not None:
         used = "EPSG:4326" if detection["best"] == "wgs84" else detection["best"]
-        info["warnings"].append(f"the file has no CRS; detected {detection['best']}: {detection['reason']}")
+        info["warnings"].append(Message("imp_crs_detected", best=detection["best"], reason=Value(detection["reason"])))
     else:
-        sug = detection.get("suggest")
-        hint = f" (e.g. --crs {sug})" if sug else " --crs wgs84|gcj02|bd09|EPSG:NNNN"
-        raise GeometryError(f"{src.name}: the file has no CRS and {detection['reason']}; "
-                            f"refusing to guess: give{hint}", field="crs")
+        raise GeometryError(key="imp_crs_refused", field="crs", params={
+            "name": src.name, "reason": Value(detection["reason"]), "hint": _hint(detection),
+            "choices": detection.get("tie") or ([detection["suggest"]] if detection.get("suggest") else
+                                                ["wgs84", "gcj02", "bd09", "EPSG:NNNN"])})
+    warning = ballpark_warning(used)
+    if warning:
+        info["warnings"].append(warning)
     _check_geographic_shift(used, detection, info)
     info["used"] = used
     return used, info

@@ -1,24 +1,30 @@
-"""Reading a file to import: GeoJSON, GeoPackage, Shapefile or zipped Shapefile, with explicit drivers only."""
+"""Reading a file to import: GeoJSON, GeoPackage, Shapefile, zipped Shapefiles or FileGDB, one explicit driver each.
+
+The file is identified by its own bytes and staged under fixed names (:mod:`.staging`);
+GDAL, hardened first (:mod:`.gdal_env`), reads only the staged copy, and the driver that
+opened it must be the one the bytes called for. A file with several layers needs
+``source_layer``; without it the import stops with a list of the layers
+(:class:`SourceLayerRequired`, 422).
+"""
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
 import tempfile
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
-from ..errors import GeometryError, UnsupportedMediaType, ValidationError
+from ..errors import GeometryError, UnsupportedMediaType
+from . import gdal_env
+from .encoding import dbf_encoding, parse_encoding, text_sample
+from .staging import KIND_NAMES, MAX_UNZIPPED, SHAPEFILE_PARTS, Staged, scrub, stage
 
-#: Largest uncompressed size of a zipped Shapefile (zip-bomb guard).
-MAX_UNZIPPED = 200 * 1024 * 1024
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-KIND_NAMES = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "a Shapefile", "zip": "a zipped Shapefile"}
+__all__ = ["DEFAULT_KINDS", "KIND_NAMES", "MAX_UNZIPPED", "SHAPEFILE_PARTS", "Source", "SourceLayerRequired",
+           "list_layers", "read_source"]
+
+DEFAULT_KINDS = ("geojson", "gpkg", "shp", "zip", "gdb")
 
 
 @dataclass
@@ -29,146 +35,155 @@ class Source:
     declared_crs: str | None
     driver: str
     name: str
+    encoding: str | None = None
+    encoding_reason: str | None = None
+    source_layer: str | None = None
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def _sniff(path: Path) -> str:
-    """Return the format of a file from its first bytes: geojson, gpkg, shp or zip."""
-    with open(path, "rb") as fh:
-        head = fh.read(100)
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if head.startswith(b"SQLite format 3\x00") and head[68:72] in (b"GPKG", b"GP10", b"GP11"):
-        return "gpkg"
-    if head[:4] == b"\x00\x00\x27\x0a":
-        return "shp"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        return "geojson"
-    raise UnsupportedMediaType(
-        f"{path.name}: not GeoJSON, GeoPackage, a Shapefile or a zipped Shapefile", field="file")
+class SourceLayerRequired(GeometryError):
+    """A file holds several layers and none (or an unknown one) was chosen; lists the layers (422).
+
+    Parameters
+    ----------
+    message
+        The explanation, listing the layers.
+    layers
+        ``[{name, geometry_type, features}]``.
+    """
+
+    code = "source_layer_required"
+
+    def __init__(self, message: str, *, layers: list[dict[str, Any]]) -> None:
+        super().__init__(message, field="source_layer")
+        self.layers = layers
+
+    def to_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The JSON error body (as :meth:`GeometryError.to_dict`), with the list of layers."""
+        body = super().to_dict(*args, **kwargs)
+        body["error"]["layers"] = self.layers
+        return body
 
 
-def _geojson_crs(path: Path) -> str | None:
-    """Parse a GeoJSON file (refusing non-JSON) and return its legacy ``crs`` member, if any."""
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnsupportedMediaType(f"{path.name}: not valid GeoJSON ({exc})", field="file") from None
-    if not isinstance(obj, dict) or obj.get("type") not in ("FeatureCollection", "Feature"):
-        raise UnsupportedMediaType(f"{path.name}: GeoJSON must be a FeatureCollection or a Feature",
-                                   field="file")
-    member = obj.get("crs")
-    if isinstance(member, dict):
-        name = str(member.get("properties", {}).get("name", ""))
-        m = re.search(r"EPSG:+(\d+)", name)
-        if m:
-            return f"EPSG:{m.group(1)}"
-        if "CRS84" in name:
-            return "EPSG:4326"
-    return None
-
-
-def _open(target: str, expected: str, name: str) -> gpd.GeoDataFrame:
-    """Read a dataset with pyogrio and check that GDAL used the expected driver."""
+def _info(st: Staged) -> dict[str, Any]:
+    """Read a staged layer's metadata; refuse it unless GDAL read it with the expected driver."""
     import pyogrio
 
     try:
-        info = pyogrio.read_info(target)
-        if info["driver"] != expected:
-            raise UnsupportedMediaType(f"{name}: read as {info['driver']}, expected {expected}", field="file")
-        return pyogrio.read_dataframe(target, use_arrow=False)
-    except UnsupportedMediaType:
-        raise
+        info = pyogrio.read_info(st.target, layer=st.gdal_layer, force_feature_count=True)
+    except Exception as exc:  # GDAL errors of every kind name the file, never the server path
+        raise UnsupportedMediaType(f"{st.name}: cannot read as {st.driver}: {_scrub(exc, st)}", field="file") from None
+    if info["driver"] != st.driver:
+        raise UnsupportedMediaType(f"{st.name}: read as {info['driver']}, expected {st.driver}", field="file")
+    return dict(info)
+
+
+def _scrub(exc: Exception, st: Staged) -> str:
+    """A GDAL message without the temporary folder's path."""
+    path = Path(st.target.split(":", 1)[-1] if st.target.startswith(("GPKG:", "GeoJSON:")) else st.target)
+    return scrub(exc, path.parent)
+
+
+def _listing(staged: list[Staged]) -> list[dict[str, Any]]:
+    out = []
+    for st in staged:
+        info = _info(st)
+        out.append({"name": st.name, "geometry_type": str(info.get("geometry_type")),
+                    "features": int(info.get("features") or 0)})
+    return out
+
+
+def _choose(staged: list[Staged], source_layer: str | None, name: str) -> Staged:
+    """The layer to read: the named one, or the only one; else :class:`SourceLayerRequired`."""
+    if source_layer is None and len(staged) == 1:
+        return staged[0]
+    if source_layer is not None:
+        hits = [s for s in staged if s.name == source_layer] or \
+            [s for s in staged if s.name.lower() == source_layer.lower()]
+        if len(hits) == 1:
+            return hits[0]
+    layers = _listing(staged)
+    names = "; ".join(f"{x['name']} ({x['geometry_type']}, {x['features']} features)" for x in layers[:30])
+    if source_layer is not None:
+        msg = f"{name}: there is no layer {source_layer[:60]!r}; its layers: {names}"
+    else:
+        msg = f"{name} holds {len(layers)} layers: {names}; choose one with source_layer (--source-layer NAME)"
+    raise SourceLayerRequired(msg, layers=layers)
+
+
+def _read(st: Staged, encoding: str | None) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    _info(st)
+    try:
+        return pyogrio.read_dataframe(st.target, layer=st.gdal_layer, encoding=encoding, use_arrow=False)
     except Exception as exc:  # GDAL errors of every kind name the file
-        raise UnsupportedMediaType(f"{name}: cannot read as {expected}: {exc}", field="file") from None
+        raise UnsupportedMediaType(f"{st.name}: cannot read as {st.driver}: {_scrub(exc, st)}", field="file") from None
 
 
-def _gpkg_layer(path: Path) -> str:
-    import pyogrio
-
-    layers = [str(row[0]) for row in pyogrio.list_layers(str(path)) if row[1] is not None]
-    if not layers:
-        raise GeometryError(f"{path.name}: the GeoPackage has no vector layer with geometry", field="file")
-    if len(layers) > 1:
-        raise ValidationError(f"{path.name}: the GeoPackage has {len(layers)} layers ({', '.join(layers[:8])}); "
-                              "keep one", field="file")
-    return layers[0]
-
-
-def _unzip_shapefile(path: Path, workdir: Path) -> Path:
-    """Extract the one Shapefile of a zip (only its parts) into ``workdir``; refuse anything else."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise UnsupportedMediaType(f"{path.name}: not a valid zip file", field="file") from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
-        shps = [i for i in infos if i.filename.lower().endswith(".shp")]
-        if len(shps) != 1:
-            found = ", ".join(i.filename for i in infos[:6]) or "nothing"
-            raise UnsupportedMediaType(
-                f"{path.name}: a zip must hold exactly one Shapefile (.shp with .shx, .dbf, .prj); found {found}",
-                field="file")
-        stem = shps[0].filename[:-4]
-        parts = {i.filename[len(stem):].lower(): i for i in infos
-                 if i.filename[:len(stem)] == stem and i.filename[len(stem):].lower() in SHAPEFILE_PARTS}
-        missing = [p for p in (".shx", ".dbf") if p not in parts]
-        if missing:
-            raise UnsupportedMediaType(f"{path.name}: the Shapefile lacks {', '.join(missing)}", field="file")
-        if sum(i.file_size for i in parts.values()) > MAX_UNZIPPED:
-            raise UnsupportedMediaType(f"{path.name}: the Shapefile is larger than {MAX_UNZIPPED} bytes unzipped",
-                                       field="file")
-        for ext, info in parts.items():  # fixed member names: no path from the archive is used
-            with zf.open(info) as src, open(workdir / f"upload{ext}", "wb") as dst:
-                shutil.copyfileobj(src, dst)
-    return workdir / "upload.shp"
+def _encoding(st: Staged, given: str | None) -> tuple[str | None, str | None, list[str]]:
+    """The encoding of the chosen layer: the DBF's for a Shapefile, else what staging found."""
+    if st.dbf is not None:
+        dbf, header, cpg = st.dbf
+        return dbf_encoding(header, text_sample(dbf, header), cpg=cpg, given=given)
+    warnings = []
+    if given and st.driver in ("GPKG", "OpenFileGDB"):
+        warnings.append(f"--encoding {given} ignored: {st.encoding_reason}")
+    return st.encoding, st.encoding_reason, warnings
 
 
-def read_source(path: Path | str, *, name: str | None = None,
-                kinds: tuple[str, ...] = ("geojson", "gpkg", "shp", "zip")) -> Source:
-    """Read a Shapefile, zipped Shapefile, GeoPackage or GeoJSON file (never a VRT).
-
-    The format is decided from the file's content, the matching GDAL driver is named
-    explicitly (``GeoJSON:``/``GPKG:`` prefixes) or checked after opening.
+def read_source(path: Path | str, *, name: str | None = None, kinds: tuple[str, ...] = DEFAULT_KINDS,
+                source_layer: str | None = None, encoding: str | None = None) -> Source:
+    """Read a Shapefile, zipped Shapefiles, GeoPackage, FileGDB or GeoJSON file (never a VRT).
 
     Parameters
     ----------
     path
-        The file.
+        The file (or a ``.gdb`` folder).
     name
         Display name (e.g. the uploaded file name); the file name by default.
     kinds
-        Accepted formats among ``geojson``, ``gpkg``, ``shp`` and ``zip`` (a zipped Shapefile).
+        Accepted formats among ``geojson``, ``gpkg``, ``shp``, ``zip`` (zipped Shapefiles or a
+        zipped FileGDB) and ``gdb`` (a FileGDB folder).
+    source_layer
+        The layer to read from a file with several (``--source-layer``).
+    encoding
+        The text encoding (``--encoding``); detected when None.
 
     Returns
     -------
     Source
-        The raw frame (coordinates as in the file) and its declared CRS (None when the
-        file declares none; GeoJSON without a ``crs`` member counts as undeclared).
+        The raw frame (coordinates as in the file), its declared CRS (None when the file
+        declares none; GeoJSON without a ``crs`` member counts as undeclared), the encoding
+        used and why, and the layers of the file.
     """
-    path = Path(path)
-    name = name or path.name
-    if not path.exists() or path.stat().st_size == 0:
-        raise GeometryError(f"{name}: empty file", field="file")
-    kind = _sniff(path)
-    if kind not in kinds:
-        raise UnsupportedMediaType(f"{name}: {kind} files are not accepted here; send "
-                                   + ", ".join(KIND_NAMES[k] for k in kinds), field="file")
+    name = (name or Path(str(path)).name)[:120]
+    gdal_env.check_user_path(str(path), name)
+    gdal_env.harden()
+    given = parse_encoding(encoding)
     with tempfile.TemporaryDirectory(prefix="geo-app-import-") as tmp:
-        if kind == "zip":
-            path, kind = _unzip_shapefile(path, Path(tmp)), "shp"
-        if kind == "geojson":
-            declared = _geojson_crs(path)
-            gdf, driver = _open(f"GeoJSON:{path}", "GeoJSON", name), "GeoJSON"
-        elif kind == "gpkg":
-            layer = _gpkg_layer(path)
-            gdf, driver = _open(f"GPKG:{path}:{layer}", "GPKG", name), "GPKG"
-            declared = _crs_string(gdf.crs)
-        else:
-            gdf, driver = _open(str(path), "ESRI Shapefile", name), "ESRI Shapefile"
-            declared = _crs_string(gdf.crs)
+        staged = stage(Path(path), name, kinds, Path(tmp), encoding=given)
+        st = _choose(staged, source_layer, name)
+        enc, reason, warnings = _encoding(st, given)
+        gdf = _read(st, enc if st.dbf is not None else None)
+        layers = _listing(staged) if len(staged) > 1 else []
     if len(gdf) == 0:
         raise GeometryError(f"{name}: the file has no features", field="file")
-    return Source(frame=gdf, declared_crs=declared, driver=driver, name=name)
+    declared = st.declared_crs if st.driver == "GeoJSON" else _crs_string(gdf.crs)
+    return Source(frame=gdf, declared_crs=declared, driver=st.driver, name=name, encoding=enc,
+                  encoding_reason=reason, source_layer=st.name if len(staged) > 1 or source_layer else None,
+                  layers=layers, warnings=warnings)
+
+
+def list_layers(path: Path | str, *, name: str | None = None, kinds: tuple[str, ...] = DEFAULT_KINDS
+                ) -> list[dict[str, Any]]:
+    """The layers of a file, ``[{name, geometry_type, features}]``, checked as :func:`read_source` does."""
+    name = (name or Path(str(path)).name)[:120]
+    gdal_env.check_user_path(str(path), name)
+    gdal_env.harden()
+    with tempfile.TemporaryDirectory(prefix="geo-app-import-") as tmp:
+        return _listing(stage(Path(path), name, kinds, Path(tmp), encoding=None))
 
 
 def _crs_string(crs: Any) -> str | None:
