@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .i18n import Message, catalogue, text
+
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
@@ -19,21 +21,42 @@ class GeoAppError(Exception):
     Parameters
     ----------
     message
-        Human-readable explanation, naming the rule that failed.
+        Human-readable explanation, naming the rule that failed: plain English text, or a
+        :class:`geo_app.i18n.Message` (a catalogue key with values) that pages and JSON
+        answers render in the reader's language.
     field
         The request field at fault, when there is one.
+    key, params
+        The catalogue key and its values, instead of ``message``.
     """
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str = "", *, field: str | None = None, key: str | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        if key is not None:
+            message = Message(key, **(params or {}))
         super().__init__(message)
         self.message = message
         self.field = field
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON error body."""
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+    @property
+    def key(self) -> str | None:
+        """The catalogue key of the message (None for a plain-text message)."""
+        return self.message.key if isinstance(self.message, Message) else None
+
+    def localized(self, lang: str) -> str:
+        """The message in ``lang``; a plain-text message falls back to its class's generic text in zh."""
+        if isinstance(self.message, Message):
+            return self.message.render(lang)
+        if lang == "en" or f"err_code_{self.code}" not in catalogue():
+            return str(self.message)
+        return text(f"err_code_{self.code}", lang)
+
+    def to_dict(self, lang: str | None = None) -> dict[str, Any]:
+        """Return the JSON error body (the message in ``lang`` when the request chose one)."""
+        message = str(self.message) if lang is None else self.localized(lang)
+        return {"error": {"code": self.code, "message": message, "field": self.field}}
 
 
 class ValidationError(GeoAppError):
@@ -127,15 +150,21 @@ def status_for(exc: GeoAppError) -> int:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Register JSON handlers for domain errors and for HTTP errors.
+    """Register the handlers of domain errors, HTTP errors and unexpected errors.
+
+    A browser asking for a page gets the error page in its language; everything else gets
+    JSON, whose message is in the language the request chose (``?lang=``, the ``lang`` cookie
+    or ``Accept-Language``) and in English when it chose none.
 
     Parameters
     ----------
     app
         The Flask application.
     """
-    from flask import jsonify, render_template, request
+    from flask import jsonify, request
     from werkzeug.exceptions import HTTPException
+
+    from .web.i18n import chosen_lang, current_lang, error_page
 
     def _page_request() -> bool:
         """A browser asking for a page (not the API, not a script)."""
@@ -144,37 +173,43 @@ def register_error_handlers(app: Flask) -> None:
 
     def _domain(exc: GeoAppError):  # type: ignore[no-untyped-def]
         if _page_request():
-            from .web.i18n import current_lang, translator
-
-            lang = current_lang()
-            return render_template("error.html", error=exc, status=status_for(exc), lang=lang,
-                                   t=translator(lang), path=request.path), status_for(exc)
-        return jsonify(exc.to_dict()), status_for(exc)
+            return error_page(status_for(exc), exc, current_lang()), status_for(exc)
+        return jsonify(exc.to_dict(chosen_lang())), status_for(exc)
 
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
-        code = (exc.name or "error").lower().replace(" ", "_")
-        if exc.code == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            msg = f"request body is larger than MAX_CONTENT_LENGTH ({limit} bytes)"
-            body = {"error": {"code": "payload_too_large", "message": msg, "field": "body"}}
+        status = exc.code or 500
+        if status == 413:
+            err: GeoAppError = PayloadTooLarge(key="err_body_too_large", field="body",
+                                               params={"limit": app.config.get("MAX_CONTENT_LENGTH")})
         else:
-            body = {"error": {"code": code, "message": exc.description or exc.name, "field": None}}
+            err = GeoAppError(key=_http_key(exc), params={"detail": exc.description or exc.name})
+            err.code = (exc.name or "error").lower().replace(" ", "_")
         wants_html = (
             not request.path.startswith("/api/")
             and request.accept_mimetypes.accept_html
             and not request.is_json
         )
         if wants_html:
-            return exc
-        return jsonify(body), exc.code
+            return error_page(status, err, current_lang()), status
+        return jsonify(err.to_dict(chosen_lang())), status
 
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unhandled error on %s", request.path)
-        body = {"error": {"code": "internal_error", "message": "internal error; the request stored nothing",
-                          "field": None}}
-        return jsonify(body), 500
+        err = GeoAppError(key="err_internal")
+        err.code = "internal_error"
+        if _page_request():
+            return error_page(500, err, current_lang()), 500
+        return jsonify(err.to_dict(chosen_lang())), 500
 
     for cls in HTTP_STATUS:
         app.register_error_handler(cls, _domain)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(Exception, _unexpected)
+
+
+def _http_key(exc: Any) -> str:
+    """The catalogue key of an HTTP error: the CSRF refusal, else ``http_<status>`` (else generic)."""
+    if type(exc).__name__ == "CSRFError":
+        return "http_csrf"
+    key = f"http_{exc.code}"
+    return key if key in catalogue() else "http_other"

@@ -41,6 +41,8 @@ class LayerSpec:
     legend: dict[str, Any] = field(default_factory=dict)
     popup: dict[str, Any] = field(default_factory=dict)
     filter: dict[str, Any] = field(default_factory=dict)
+    #: Permanent map labels: text field(s), first zoom, priority (see geo_app.web.maps.layers).
+    labels: dict[str, Any] = field(default_factory=dict)
     notice_zh: str = ""
     notice_en: str = ""
     label_field: str = "name_zh"
@@ -137,7 +139,7 @@ class LayerRegistry:
         try:
             return self.specs[name]
         except KeyError:
-            raise NotFound(f"unknown layer {name[:60]!r}; known: {', '.join(self.specs)}",
+            raise NotFound(key="err_unknown_layer", params={"name": name[:60], "known": list(self.specs)},
                            field="name") from None
 
     def path(self, name: str) -> Path:

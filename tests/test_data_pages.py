@@ -225,7 +225,11 @@ def test_browser_draw_park_then_see_it_everywhere(app, tmp_server, recording_pag
     page.locator("#data-status", has_text="果仁产业园").wait_for(timeout=15000)
     assert "error" not in page.get_attribute("#data-status", "class")
     history = page.inner_text("#history-list")
-    assert "parks · draw" in history and "drawer" in history and "browser test" in history
+    from geo_app.i18n import text
+
+    drawn = f"{app.extensions['geo_app']['layers'].spec('parks').title_zh} · {text('js_data_action_draw', 'zh')}"
+    assert drawn in history and "drawer" in history and "browser test" in history
+    assert text("js_data_source_drawn_name", "zh", name="果仁产业园") in history
     assert "暂无" not in history
     recording_page.screenshot("data-draw-park")
 
@@ -270,4 +274,6 @@ def test_quality_notice_follows_the_imported_data(tmp_path):
     reg = app.extensions["geo_app"]["layers"]
     assert reg.summary("towns")["quality"] == "surveyed (imported) (1 of 25)"
     html = app.test_client().get("/").get_data(as_text=True)
-    assert "surveyed (imported) (1 of 25)" in html and "已导入本单位数据" in html
+    from geo_app.i18n import text, translate_value
+
+    assert translate_value("surveyed (imported) (1 of 25)", "zh") in html and text("overview_replaced", "zh") in html

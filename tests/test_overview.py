@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from geo_app.i18n import text
+
 
 def test_overview_html_is_offline_and_lists_layers(client, app):
     r = client.get("/")
@@ -17,7 +19,8 @@ def test_overview_html_is_offline_and_lists_layers(client, app):
         assert spec.title_zh in html
     for needle in ("© OpenStreetMap contributors", "GeoNames", "Amap", "国家统计局"):
         assert needle in html
-    assert "geo-app data import towns" in html  # how to load the official boundaries
+    assert text("load_boundaries", "zh") in html and 'href="/data"' in html  # where to load the boundaries
+    assert "geo-app" not in html  # the page names no command
     assert "小杨满族朝鲜族乡" in html  # listed in the no-geometry panel
 
 
@@ -41,11 +44,21 @@ def test_popup_values_are_escaped(app):
     assert data["features"][0]["properties"]["name_zh"] == "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
+def open_layer_control(page) -> None:
+    """Move the mouse onto the collapsed layer control's button, which opens the list."""
+    box = page.locator(".leaflet-control-layers-toggle").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".leaflet-control-layers-expanded")
+
+
 @pytest.mark.browser
 def test_overview_in_chromium(live_server, recording_page, app):
     page = recording_page.page
     page.goto(live_server + "/")
     page.wait_for_selector(".leaflet-control-layers")
+    # the layer list is collapsed into its button; hovering the button opens it
+    assert not page.is_visible(".leaflet-control-layers-list")
+    open_layer_control(page)
     control = page.inner_text(".leaflet-control-layers")
     for spec in app.extensions["geo_app"]["layers"]:
         assert spec.title_zh in control
@@ -77,6 +90,7 @@ def test_overview_language_switch_in_chromium(live_server, recording_page):
     page.goto(live_server + "/")
     page.click("#lang-switch a[hreflang=en]")
     page.wait_for_selector(".leaflet-control-layers")
+    open_layer_control(page)
     assert "Railway stations" in page.inner_text(".leaflet-control-layers")
     recording_page.screenshot("overview_en")
     assert recording_page.external() == []

@@ -2,6 +2,8 @@
 
 Every township unit is listed, also those without a boundary ("no boundary"); a county row
 (from the boundary layer) is always added. Output never holds NaN or inf: missing is None.
+With an imported population (:mod:`geo_app.population`) every row also counts its people and
+those within the minutes (:mod:`.population`); each row says the figures' year and source.
 Nothing here imports Flask.
 """
 
@@ -15,22 +17,26 @@ import numpy as np
 import pandas as pd
 from rasterio.features import rasterize
 
+from .population import Population, people_grid, people_within, share, unit_key
 from .surface import Surface, sample, travel_time_surface
 
+POPULATION_COLUMNS = ("population", "population_within", "share_population_within", "population_year",
+                      "population_source")
 COLUMNS = ("level", "code", "name_zh", "name_en", "has_boundary", "share_area_within", "min", "median", "max",
-           "share_beyond_limit", "seat_minutes", "status")
+           "share_beyond_limit", "seat_minutes", "status", *POPULATION_COLUMNS)
 SURFACE_MAX_MINUTES = 240
 
 
-def _cells(surface: Surface, geom: Any) -> np.ndarray:
-    """Surface values of the cells whose centre lies in ``geom`` (all touched cells for tiny shapes)."""
+def _mask(surface: Surface, geom: Any) -> np.ndarray:
+    """The cells whose centre lies in ``geom`` (all touched cells for tiny shapes)."""
     shape = surface.minutes.shape
+    mask = np.zeros(shape, dtype=bool)
     for touched in (False, True):
         mask = rasterize([(geom, 1)], out_shape=shape, transform=surface.transform, fill=0,
                          all_touched=touched, dtype="uint8").astype(bool)
         if mask.any():
-            return surface.minutes[mask]
-    return np.empty(0, dtype=np.float32)
+            return mask
+    return mask
 
 
 def _num(x: float | None, nd: int = 1) -> float | None:
@@ -78,20 +84,24 @@ def reach_inputs(layers: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``towns``, ``boundary``, ``town_points`` and ``county_seat`` (Meihekou's centre), ready
-        to pass to :func:`reach_table` as keywords.
+        ``towns``, ``boundary``, ``town_points``, ``county_seat`` (Meihekou's centre) and
+        ``population`` (the data folder's imported population, or None), ready to pass to
+        :func:`reach_table` as keywords.
     """
+    from ..population import load_population
     from .routing import resolve_place
 
     get = layers.frame if hasattr(layers, "frame") else layers.__getitem__
+    population = (load_population(layers.data_dir) if hasattr(layers, "data_dir")
+                  else layers.get("population") if hasattr(layers, "get") else None)
     return {"towns": get("towns"), "boundary": get("boundary"), "town_points": get("town_points"),
-            "county_seat": resolve_place("meihekou", get("places"))}
+            "county_seat": resolve_place("meihekou", get("places")), "population": population}
 
 
 def reach_table(graph: Any, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *,
                 to_lonlat: tuple[float, float], mode: str = "best", minutes: float = 120, cell_m: float = 250,
-                town_points: gpd.GeoDataFrame | None = None,
-                county_seat: tuple[float, float] | None = None) -> tuple[Surface, pd.DataFrame]:
+                town_points: gpd.GeoDataFrame | None = None, county_seat: tuple[float, float] | None = None,
+                population: Population | None = None) -> tuple[Surface, pd.DataFrame]:
     """Travel time to ``to_lonlat`` over the county and a per-township table.
 
     Parameters
@@ -114,6 +124,11 @@ def reach_table(graph: Any, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame,
         Optional unit points keyed by ``code`` (``seat_minutes``).
     county_seat
         Optional county centre for the county row's ``seat_minutes``.
+    population
+        Optional imported population: ``population`` and ``population_within`` (people within
+        ``minutes``) per row. A raster counts the people of the unit's cells; a township table
+        gives each township's own figure, spread over its polygon by area for the share within
+        (none without a boundary).
 
     Returns
     -------
@@ -128,9 +143,12 @@ def reach_table(graph: Any, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame,
                                   bounds=(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
                                   max_minutes=max(SURFACE_MAX_MINUTES, minutes))
     points = _points_by_code(town_points)
-    rows = [_unit_row(surface, row, geom, minutes, points)
-            for row, geom in zip(towns.to_dict("records"), _metric(towns), strict=True)]
-    rows.append(_county_row(surface, bnd, minutes, county_seat))
+    records, geoms = towns.to_dict("records"), _metric(towns)
+    raster = population if population is not None and population.kind == "raster" else None
+    people = people_grid(raster, surface.transform, surface.minutes.shape)
+    rows = [_unit_row(surface, row, geom, minutes, points, population, people)
+            for row, geom in zip(records, geoms, strict=True)]
+    rows.append(_county_row(surface, bnd, minutes, county_seat, population, people, rows))
     table = pd.DataFrame(rows, columns=list(COLUMNS)).astype(object)
     return surface, table.where(pd.notna(table), None)
 
@@ -143,25 +161,73 @@ def _metric(frame: gpd.GeoDataFrame) -> list[Any]:
 
 
 def _unit_row(surface: Surface, row: dict[str, Any], geom: Any, minutes: float,
-              points: dict[str, tuple[float, float]]) -> dict[str, Any]:
+              points: dict[str, tuple[float, float]], population: Population | None,
+              people: np.ndarray | None) -> dict[str, Any]:
     """One township row."""
     raw = row.get("code")
     code = None if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw)
     has = geom is not None and not geom.is_empty
     base = {"level": "township", "code": code, "name_zh": row.get("name_zh"), "name_en": row.get("name_en"),
             "has_boundary": has, "seat_minutes": _seat(surface, points, code)}
+    pop_key = unit_key(code, row.get("name_zh"))
     if not has:
         return {**base, "share_area_within": None, "min": None, "median": None, "max": None,
-                "share_beyond_limit": None, "status": "no boundary"}
-    return {**base, **_stats(_cells(surface, geom), minutes), "status": "ok"}
+                "share_beyond_limit": None, "status": "no boundary",
+                **_people(population, None, None, pop_key)}
+    mask = _mask(surface, geom)
+    if population is not None and population.kind == "table":
+        counted = _spread_share(population, pop_key, surface.minutes[mask], minutes)
+    else:
+        counted = people_within(people, surface.minutes, minutes, mask)
+    return {**base, **_stats(surface.minutes[mask], minutes), "status": "ok", **_people(population, *counted, pop_key)}
 
 
-def _county_row(surface: Surface, boundary: gpd.GeoDataFrame, minutes: float,
-                seat: tuple[float, float] | None) -> dict[str, Any]:
-    """The county row (code 220581 unless the boundary says otherwise)."""
+def _spread_share(population: Population | None, key: str, values: np.ndarray,
+                  minutes: float) -> tuple[float | None, float | None]:
+    """A township table's figure, and the part of it within ``minutes`` when spread evenly over the cells."""
+    if population is None or key not in population.by_code:
+        return None, None
+    total = population.by_code[key]["population"]
+    if total is None or values.size == 0:
+        return total, None
+    with np.errstate(invalid="ignore"):
+        return total, total * float((values <= minutes).sum()) / values.size
+
+
+def _people(population: Population | None, total: float | None, within: float | None,
+            key: str | None = None) -> dict[str, Any]:
+    """The population columns of a row (all None without data)."""
+    if population is None:
+        return dict.fromkeys(POPULATION_COLUMNS)
+    row = population.by_code.get(key) if key and population.kind == "table" else None
+    if row is not None and total is None:
+        total = row["population"]
+    year, source = (row["year"], row["source"]) if row is not None else (population.year, population.source)
+    if population.kind == "table" and row is None and key is not None:
+        year = source = None  # a township the table does not list
+    return {"population": total, "population_within": within, "share_population_within": share(within, total),
+            "population_year": year, "population_source": source}
+
+
+def _county_row(surface: Surface, boundary: gpd.GeoDataFrame, minutes: float, seat: tuple[float, float] | None,
+                population: Population | None, people: np.ndarray | None,
+                units: list[dict[str, Any]]) -> dict[str, Any]:
+    """The county row (code 220581 unless the boundary says otherwise).
+
+    With a township table the county's people are the table's total, and those within the minutes
+    the sum over the townships, known only when every township with people has a boundary.
+    """
     rec = boundary.iloc[0]
     geom = boundary.to_crs("EPSG:32651").geometry.union_all()
     code = str(rec.get("adcode", "220581")) if "adcode" in boundary else "220581"
+    mask = _mask(surface, geom)
+    if population is not None and population.kind == "table":
+        listed = [u["population_within"] for u in units if u["population"] is not None]
+        within = None if not listed or None in listed else float(sum(listed))
+        counted: tuple[float | None, float | None] = (population.total, within)
+    else:
+        counted = people_within(people, surface.minutes, minutes, mask)
     return {"level": "county", "code": code, "name_zh": rec.get("name_zh", "梅河口市"), "name_en": "Meihekou",
-            "has_boundary": True, **_stats(_cells(surface, geom), minutes),
-            "seat_minutes": None if seat is None else _num(sample(surface, *seat)), "status": "ok"}
+            "has_boundary": True, **_stats(surface.minutes[mask], minutes),
+            "seat_minutes": None if seat is None else _num(sample(surface, *seat)), "status": "ok",
+            **_people(population, *counted)}

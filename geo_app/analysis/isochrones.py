@@ -1,12 +1,14 @@
 """Isochrone polygons from a travel-time surface (``rasterio.features.shapes``).
 
 Each contour is the union of the cells whose time is ≤ its minutes, so contours are nested
-by construction and unreachable (NaN) land is excluded. Nothing here imports Flask.
+by construction and unreachable (NaN) land is excluded. With an imported population each
+contour also counts the people in its cells (:mod:`.population`). Nothing here imports Flask.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +18,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import shapes
 from shapely.geometry import shape
 
+from .population import Population, county_people, people_grid, share, unit_key
 from .surface import Surface
 
 # rasterio.features.shapes silences this warning for its in-memory dataset with
@@ -44,7 +47,8 @@ def _contour(surface: Surface, minutes: float) -> shapely.Geometry | None:
     return shapely.segmentize(shapely.union_all(polys), surface.cell_m * 1.001)
 
 
-def isochrones(surface: Surface, minutes: list[int]) -> gpd.GeoDataFrame:
+def isochrones(surface: Surface, minutes: list[int], *, population: Population | None = None,
+               county: Any | None = None, towns: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Contour polygons at the given minutes.
 
     Parameters
@@ -53,6 +57,16 @@ def isochrones(surface: Surface, minutes: list[int]) -> gpd.GeoDataFrame:
         A travel-time surface.
     minutes
         Contour values, increasing.
+    population
+        Optional imported population (without one the columns are those below): adds
+        ``population_within`` (people in the contour's cells, as far as the data reaches),
+        ``county_population_within`` and ``share_county_population_within`` (of the county's
+        people, when ``county`` is given).
+        A township table needs ``towns`` with boundaries; without them the columns are None.
+    county
+        The county polygon in WGS84 (for the county figures).
+    towns
+        Township units (``code``, ``name_zh``, geometry), for a township table.
 
     Returns
     -------
@@ -64,12 +78,44 @@ def isochrones(surface: Surface, minutes: list[int]) -> gpd.GeoDataFrame:
     """
     geoms = [_contour(surface, m) for m in minutes]
     areas = [0.0 if g is None else round(float(g.area) / 1e6, 3) for g in geoms]
+    people = _contour_people(surface, minutes, population, county, towns)
     metric = gpd.GeoSeries(geoms, crs=surface.crs)
     wgs = metric.to_crs("EPSG:4326")
     oriented = [None if g is None or g.is_empty else shapely.orient_polygons(g, exterior_cw=False)
                 for g in wgs]
     return gpd.GeoDataFrame(
         {"minutes": [int(m) for m in minutes], "mode": surface.mode, "direction": surface.direction,
-         "area_km2": areas},
+         "area_km2": areas, **people},
         geometry=gpd.GeoSeries(oriented, crs="EPSG:4326"), crs="EPSG:4326",
     )
+
+
+def _contour_people(surface: Surface, minutes: list[int], population: Population | None, county: Any | None,
+                    towns: gpd.GeoDataFrame | None) -> dict[str, list[float | None]]:
+    """People within each contour, in the county's part of it, and their share of the county's people."""
+    if population is None:
+        return {}
+    empty: list[float | None] = [None] * len(minutes)
+    out = {"population_within": empty, "county_population_within": empty, "share_county_population_within": empty}
+    keys = geoms = None
+    if towns is not None:
+        keys = [unit_key(c, z) for c, z in zip(towns["code"], towns["name_zh"], strict=True)]
+        frame = towns if towns.crs is not None else towns.set_crs("EPSG:4326")
+        geoms = list(frame.geometry.to_crs(surface.crs))
+    people = people_grid(population, surface.transform, surface.minutes.shape, keys=keys, geoms=geoms)
+    if people is None:
+        return out
+    with np.errstate(invalid="ignore"):
+        inside = [surface.minutes <= m for m in minutes]
+    out["population_within"] = [float(people[c].sum()) for c in inside]
+    if county is not None:
+        from rasterio.features import rasterize
+
+        geom = gpd.GeoSeries([county], crs="EPSG:4326").to_crs(surface.crs).iloc[0]
+        mask = rasterize([(geom, 1)], out_shape=people.shape, transform=surface.transform, fill=0,
+                         dtype="uint8").astype(bool)
+        total = population.total if population.kind == "table" else county_people(population, geom)
+        within = [float(people[c & mask].sum()) for c in inside]
+        out["county_population_within"] = within
+        out["share_county_population_within"] = [share(w, total) for w in within] if total else empty
+    return out

@@ -142,5 +142,5 @@ def resolve_place(name_or_lonlat: Any, places: gpd.GeoDataFrame) -> tuple[float,
                 g = hit.geometry.iloc[0]
                 return float(g.x), float(g.y)
     if not text:
-        raise ValidationError("to must be a place name or 'LON,LAT'", field="to")
-    raise NotFound(f"unknown place {text[:40]!r}; use 'changchun' or 'LON,LAT'", field="to")
+        raise ValidationError(key="err_place_form", field="to")
+    raise NotFound(key="err_unknown_place", params={"place": text[:40]}, field="to")

@@ -2,7 +2,7 @@
 
 Pure functions (no Flask), one module per step. The pipeline is::
 
-    src = read_source(path)                       # Shapefile / zipped Shapefile / GPKG / GeoJSON
+    src = read_source(path)                       # Shapefile, zip, GPKG, FileGDB, GeoJSON (checked by bytes)
     plan = prepare_import(src, layer, registry)   # convert, match names, validate -> report
     apply_import(plan, data_dir, registry)        # backup, atomic write, history, README record
 
@@ -13,7 +13,10 @@ the layer atomically, so a failed request changes nothing on disk. Callers hold
 :func:`write_lock` from reading the current layer to writing the new one, so a web save, a
 second server process and ``geo-app data import`` never overwrite each other's changes.
 
-Modules: :mod:`.sources` (reading), :mod:`.datum` (datum detection, WGS84), :mod:`.matching`
+Modules: :mod:`.sources` (reading), with :mod:`.gdal_env` (GDAL without network), :mod:`.sniff`
+(formats by their bytes), :mod:`.archive` (safe zips), :mod:`.geojson` (GeoJSON parsed here),
+:mod:`.encoding` (text encodings) and :mod:`.staging` (checked copies under fixed names);
+:mod:`.datum` (datum detection, WGS84) with :mod:`.gauss_kruger` (projected data); :mod:`.matching`
 (township names and codes), :mod:`.checks` (geometry checks), :mod:`.plan` (the plan and its
 report, imports and drawings), :mod:`.write` (lock, atomic write, backups, history, undo) and
 :mod:`.report` (saving and printing reports). Everything public is re-exported here.
@@ -29,6 +32,8 @@ from .datum import (  # noqa: F401
     resolve_crs,
     to_wgs84,
 )
+from .encoding import parse_encoding  # noqa: F401
+from .gauss_kruger import candidates as gauss_kruger_candidates  # noqa: F401
 from .matching import (  # noqa: F401
     CODE_FIELDS,
     NAME_FIELDS,
@@ -49,12 +54,16 @@ from .plan import (  # noqa: F401
 from .report import (  # noqa: F401
     format_report,
     save_report,
+    validation_json,
 )
 from .sources import (  # noqa: F401
+    DEFAULT_KINDS,
     KIND_NAMES,
     MAX_UNZIPPED,
     SHAPEFILE_PARTS,
     Source,
+    SourceLayerRequired,
+    list_layers,
     read_source,
 )
 from .write import (  # noqa: F401
@@ -71,6 +80,7 @@ from .write import (  # noqa: F401
 
 __all__ = [
     "CODE_FIELDS",
+    "DEFAULT_KINDS",
     "DRAWN",
     "IMPORTED",
     "ImportPlan",
@@ -81,6 +91,7 @@ __all__ = [
     "NAME_FIELDS",
     "SHAPEFILE_PARTS",
     "Source",
+    "SourceLayerRequired",
     "apply_import",
     "backup",
     "check_geometries",
@@ -88,11 +99,14 @@ __all__ = [
     "coverage",
     "detect_datum",
     "format_report",
+    "gauss_kruger_candidates",
     "history_path",
     "importable",
+    "list_layers",
     "match_towns",
     "name_key",
     "overlaps",
+    "parse_encoding",
     "prepare_feature",
     "prepare_import",
     "read_history",
@@ -104,5 +118,6 @@ __all__ = [
     "to_geojson",
     "to_wgs84",
     "undo",
+    "validation_json",
     "write_lock",
 ]

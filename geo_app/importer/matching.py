@@ -67,8 +67,8 @@ def _pick_field(gdf: gpd.GeoDataFrame, given: str | None, candidates: tuple[str,
     """Return the column to read names (or codes) from: the given one or the first candidate present."""
     if given:
         if given not in gdf.columns:
-            raise ValidationError(f"{what} field {given!r} is not in the file; columns: "
-                                  f"{', '.join(c for c in gdf.columns if c != 'geometry')}", field=f"{what}_field")
+            raise ValidationError(key="imp_field_missing", field=f"{what}_field", params={
+                "what": what, "given": given, "columns": [c for c in gdf.columns if c != "geometry"]})
         return given
     return next((c for c in candidates if c in gdf.columns), None)
 
@@ -95,7 +95,7 @@ def match_towns(gdf: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, *, name_field: s
     nf = _pick_field(gdf, name_field, NAME_FIELDS, "name")
     cf = _pick_field(gdf, code_field, CODE_FIELDS, "code")
     if nf is None and cf is None:
-        raise ValidationError("no name or code column found; give --name-field", field="name_field")
+        raise ValidationError(key="imp_no_name_or_code", field="name_field")
     by_code = {code_key(c): i for i, c in enumerate(towns["code"]) if code_key(c)}
     by_name = {name_key(n): i for i, n in enumerate(towns["name_zh"])}
     pos: list[int | None] = []

@@ -13,6 +13,7 @@ import shapely
 
 from .. import crs as crs_mod
 from ..errors import NotFound, ValidationError
+from ..i18n import Message, Value
 from .checks import _metric, check_geometries, coverage, overlaps
 from .datum import resolve_crs, to_wgs84
 from .matching import NAME_FIELDS, _clean, _pick_field, match_towns, name_key
@@ -58,7 +59,7 @@ def importable(registry: Any) -> list[str]:
 
 def _spec(registry: Any, layer: str) -> Any:
     if layer not in importable(registry):
-        raise NotFound(f"layer {layer[:60]!r} cannot be imported; importable: {', '.join(importable(registry))}",
+        raise NotFound(key="imp_not_importable", params={"layer": layer[:60], "layers": list(importable(registry))},
                        field="layer")
     return registry.spec(layer)
 
@@ -118,9 +119,11 @@ def prepare_import(src: Source, layer: str, registry: Any, *, crs: str | None = 
 
 def _base_report(layer: str, src: Source, crs_info: dict[str, Any], found: dict[str, Any]) -> dict[str, Any]:
     types = src.frame.geometry.geom_type.fillna("None").value_counts().to_dict()
-    return {"layer": layer, "source": src.name, "driver": src.driver, "features": len(src.frame),
-            "geometry_types": {str(k): int(v) for k, v in types.items()}, "crs": crs_info,
-            **found, "errors": [], "warnings": list(crs_info["warnings"])}
+    return {"layer": layer, "source": src.name, "driver": src.driver, "source_layer": src.source_layer,
+            "source_layers": src.layers, "features": len(src.frame),
+            "geometry_types": {str(k): int(v) for k, v in types.items()}, "encoding": src.encoding,
+            "encoding_reason": src.encoding_reason, "crs": crs_info,
+            **found, "errors": [], "warnings": list(src.warnings) + list(crs_info["warnings"])}
 
 
 def _town_props(ref: dict[str, Any], source: str, stamp: str) -> dict[str, Any]:
@@ -157,8 +160,7 @@ def _build_towns(gdf: gpd.GeoDataFrame, current: gpd.GeoDataFrame, report: dict[
                          "geometry_quality": IMPORTED + ", name not in the official list"})
             out_geoms.append(row.geometry)
     if summary["duplicates"]:
-        report["warnings"].append("several features matched " + ", ".join(summary["duplicates"]) +
-                                  "; their parts were merged")
+        report["warnings"].append(Message("imp_duplicates", names=list(summary["duplicates"])))
     return gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(out_geoms, crs=crs_mod.WGS84))
 
 
@@ -166,7 +168,7 @@ def _build_listed(gdf: gpd.GeoDataFrame, current: gpd.GeoDataFrame, report: dict
                   source: str) -> gpd.GeoDataFrame:
     """Fill in the geometry of listed features (parks, hubs) by name; add the others."""
     if nf is None:
-        raise ValidationError("no name column found; give --name-field", field="name_field")
+        raise ValidationError(key="imp_no_name_column", field="name_field")
     rows = [{k: _clean(v) for k, v in r.items() if k != "geometry"} for r in current.to_dict("records")]
     geoms = list(current.geometry)
     index = {name_key(r.get("name_zh")): i for i, r in enumerate(rows)}
@@ -187,7 +189,7 @@ def _build_listed(gdf: gpd.GeoDataFrame, current: gpd.GeoDataFrame, report: dict
     report["matching"] = {"name_field": nf, "matched": matched, "unmatched": [], "new": new,
                           "missing": [r["name_zh"] for r, g in zip(rows, geoms, strict=True) if g is None]}
     if new:
-        report["warnings"].append(f"{len(new)} names are not in the plan's list and were added: " + ", ".join(new))
+        report["warnings"].append(Message("imp_new_names", n=len(new), names=list(new)))
     return gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs=crs_mod.WGS84))
 
 
@@ -222,29 +224,25 @@ def _blocking(report: dict[str, Any], *, force: bool) -> None:
     """Turn findings into blocking errors (or warnings with ``force``)."""
     errs, warns = report["errors"], report["warnings"]
     if report["empty"]:
-        errs.append(f"{len(report['empty'])} features have no geometry: "
-                    + ", ".join(e["name"] for e in report["empty"][:10]))
+        errs.append(Message("imp_empty", n=len(report["empty"]), names=[e["name"] for e in report["empty"][:10]]))
     if report["wrong_type"]:
-        errs.append("wrong geometry type for this layer: "
-                    + ", ".join(f"{e['name']} ({e['type']})" for e in report["wrong_type"][:10]))
+        errs.append(Message("imp_wrong_type", names=[f"{e['name']} ({e['type']})" for e in report["wrong_type"][:10]]))
     for e in report["invalid"]:
-        msg = f"invalid geometry {e['name']}: {e['reason']}"
+        reason = Value(str(e["reason"]))
         if not e["fixed"]:
-            errs.append(msg + " (make_valid could not repair it)")
+            errs.append(Message("imp_invalid_unfixable", name=e["name"], reason=reason))
         elif force:
-            warns.append(msg + " (repaired by make_valid)")
+            warns.append(Message("imp_invalid_repaired", name=e["name"], reason=reason))
         else:
-            errs.append(msg + " (make_valid can repair it: re-run with --force to accept the repair)")
+            errs.append(Message("imp_invalid_repairable", name=e["name"], reason=reason))
     if report["outside_area"]:
-        errs.append("features outside the service area (wrong CRS?): "
-                    + ", ".join(e["name"] for e in report["outside_area"][:10]))
+        errs.append(Message("imp_outside_area", names=[e["name"] for e in report["outside_area"][:10]]))
     elif report.get("outside_county"):
-        (warns if force else errs).append(
-            "features more than 5 km outside Meihekou (wrong CRS?): " + ", ".join(report["outside_county"][:10]))
+        (warns if force else errs).append(Message("imp_outside_county", names=list(report["outside_county"][:10])))
     unmatched = report.get("matching", {}).get("unmatched", [])
     if unmatched:
-        msg = f"{len(unmatched)} names do not match the 2023 official township list: " + ", ".join(unmatched)
-        (warns if force else errs).append(msg + ("" if force else " (fix the names or use --force)"))
+        key = "imp_unmatched_forced" if force else "imp_unmatched"
+        (warns if force else errs).append(Message(key, n=len(unmatched), names=list(unmatched)))
 
 
 def prepare_feature(layer: str, geom: Any, props: dict[str, Any], registry: Any, *, sectors: list[str],
@@ -273,7 +271,7 @@ def prepare_feature(layer: str, geom: Any, props: dict[str, Any], registry: Any,
     spec = _spec(registry, layer)
     name = str(props.get("name") or "").strip()
     if not name or len(name) > 120:
-        raise ValidationError("name: give a name of 1–120 characters", field="name")
+        raise ValidationError(key="imp_draw_name", field="name")
     secs = _sectors(props.get("sectors"), sectors) if layer == "parks" else []
     current = read_layer_file(registry.path(layer))
     rows = [{k: _clean(v) for k, v in r.items() if k != "geometry"} for r in current.to_dict("records")]
@@ -285,10 +283,10 @@ def prepare_feature(layer: str, geom: Any, props: dict[str, Any], registry: Any,
         i = keys.index(name_key(name))
         report["filled"] = rows[i].get("name_zh")
         if geoms[i] is not None and not geoms[i].is_empty:
-            report["warnings"].append(f"replaced the existing geometry of {rows[i].get('name_zh')}")
+            report["warnings"].append(Message("imp_replaced_geometry", name=rows[i].get("name_zh")))
     else:
         if layer == "towns":
-            raise ValidationError(f"name: {name!r} is not one of the official townships", field="name")
+            raise ValidationError(key="imp_not_official_township", params={"name": name}, field="name")
         rows.append({"name_zh": name, "name_en": str(props.get("name_en") or "") or None})
         geoms.append(None)
         i = len(rows) - 1
@@ -310,10 +308,10 @@ def _sectors(value: Any, known: list[str]) -> list[str]:
         return []
     items = value.split(";") if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
-        raise ValidationError("sectors must be a list of sector names", field="sectors")
+        raise ValidationError(key="imp_sectors_list", field="sectors")
     bad = [s for s in items if s not in known]
     if bad:
-        raise ValidationError(f"sectors: unknown {', '.join(b[:20] for b in bad)}; known: {', '.join(known)}",
+        raise ValidationError(key="imp_sectors_unknown", params={"bad": [b[:20] for b in bad], "known": list(known)},
                               field="sectors")
     return list(dict.fromkeys(items))
 

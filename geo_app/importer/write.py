@@ -70,8 +70,8 @@ def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StorageUnavailable(f"cannot open the data folder's lock {path} ({exc.strerror or exc}); "
-                                 "nothing was written", field="data") from exc
+        raise StorageUnavailable(key="err_lock_open", field="data",
+                                 params={"path": str(path), "why": str(exc.strerror or exc)}) from exc
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -80,9 +80,8 @@ def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise StorageUnavailable(
-                        f"the data folder is being written by another process or request (lock {path}, "
-                        f"waited {timeout_s:g} s); nothing was written, try again", field="data") from None
+                    raise StorageUnavailable(key="err_lock_busy", field="data",
+                                             params={"path": str(path), "s": f"{timeout_s:g}"}) from None
                 time.sleep(0.02)
         yield
     finally:
@@ -183,8 +182,8 @@ def _commit(data_dir: Path, path: Path, text: str, entry: dict[str, Any],
                 path.unlink(missing_ok=True)
         if bak is not None:
             bak.unlink(missing_ok=True)
-        raise StorageUnavailable(f"cannot write {path.name} in the data folder ({exc.strerror or exc}); "
-                                 "the layer is unchanged and nothing was recorded", field="data") from exc
+        raise StorageUnavailable(key="err_layer_write", field="data",
+                                 params={"name": path.name, "why": str(exc.strerror or exc)}) from exc
     if readme is not None:
         try:
             record_readme(data_dir, readme(entry))
@@ -282,12 +281,14 @@ def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: s
     undone = {e.get("reverts") for e in entries if e["action"] == "undo"}
     todo = [e for e in entries if e["action"] in ("import", "draw") and e["id"] not in undone]
     if not todo:
-        raise NotFound(f"nothing to undo for layer {layer}: no import or edit in {history_path(data_dir, layer)}",
-                       field="layer")
+        raise NotFound(key="err_nothing_to_undo", field="layer",
+                       params={"layer": layer, "path": str(history_path(data_dir, layer))})
     target = todo[-1]
     src = Path(data_dir) / str(target.get("backup"))
     if not target.get("backup") or not src.exists():
-        raise NotFound(f"the backup of change {target['id']} ({target.get('backup')}) is missing", field="layer")
+        raise NotFound(key="err_backup_missing", field="layer",
+                       params={"id": target["id"], "backup": target.get("backup"),
+                               "time": str(target.get("time"))[:16].replace("T", " ")})
     path = registry.path(layer)
     entry = {"id": uuid.uuid4().hex[:12], "time": _now().isoformat(timespec="seconds"), "layer": layer,
              "action": "undo", "reverts": target["id"], "restored": src.name, "author": author, "note": note,

@@ -18,6 +18,7 @@ from ..analysis.routing import resolve_place, route
 from ..analysis.surface import to_geotiff, travel_time_surface
 from ..errors import OutsideServiceArea, ValidationError
 from ..layers import LayerRegistry
+from .openapi import EXTRA_PATHS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -92,6 +93,13 @@ def layer(name: str) -> Response:
     return Response(data, mimetype="application/geo+json")
 
 
+def population():  # type: ignore[no-untyped-def]
+    """The data folder's imported population (None when there is none); re-read when its file changes."""
+    from ..population import load_population
+
+    return load_population(registry().data_dir)
+
+
 # --- travel times -------------------------------------------------------------------------
 
 MODES = ("car", "rail", "best")
@@ -109,9 +117,9 @@ def request_params() -> dict[str, Any]:
     if request.method == "POST":
         body = request.get_json(silent=True)
         if body is None and request.data:
-            raise ValidationError("body must be a JSON object", field="body")
+            raise ValidationError(key="err_body_object", field="body")
         if body is not None and not isinstance(body, dict):
-            raise ValidationError("body must be a JSON object", field="body")
+            raise ValidationError(key="err_body_object", field="body")
         params.update(body or {})
     return params
 
@@ -120,7 +128,7 @@ def parse_point(params: dict[str, Any], lon_key: str = "lon", lat_key: str = "la
     """Read and check a lon/lat pair from two fields; refuse points outside the service area."""
     for key in (lon_key, lat_key):
         if key not in params:
-            raise ValidationError(f"{key} is required", field=key)
+            raise ValidationError(key="err_required", params={"key": key}, field=key)
     lon = validate.parse_float(params[lon_key], lon_key)
     lat = validate.parse_float(params[lat_key], lat_key)
     validate.check_lonlat(lon, lat, f"{lon_key},{lat_key}")
@@ -131,9 +139,8 @@ def require_service_area(lon: float, lat: float, field: str) -> tuple[float, flo
     """Refuse a point outside the modelled area with a 422 that mentions lon,lat order."""
     if not validate.in_service_area(lon, lat):
         x0, y0, x1, y1 = validate.SERVICE_BBOX
-        raise OutsideServiceArea(
-            f"{field}: ({lon}, {lat}) is outside the service area (lon {x0}–{x1}, lat {y0}–{y1}); "
-            "GeoJSON and this API use lon,lat order", field=field)
+        raise OutsideServiceArea(key="err_outside_area", field=field, params={
+            "field": field, "lon": lon, "lat": lat, "x0": x0, "x1": x1, "y0": y0, "y1": y1})
     return lon, lat
 
 
@@ -166,13 +173,29 @@ def isochrones_view() -> Response:
                                 max_minutes=req["minutes"][-1], cell_m=req["cell"])
     surf = travel_time_surface(g, req["lonlat"], mode=req["mode"], direction=req["direction"], cell_m=cell,
                                bounds=bounds, max_minutes=req["minutes"][-1])
-    gdf = isochrones(surf, req["minutes"])
+    reg = registry()
+    pop = population()
+    gdf = isochrones(surf, req["minutes"], population=pop, county=reg.frame("boundary").geometry.union_all(),
+                     towns=reg.frame("towns"))
     fc = feature_collection(gdf, origin=list(req["lonlat"]), mode=req["mode"], direction=req["direction"],
-                            cell_m=cell)
+                            cell_m=cell, population=None if pop is None else pop.meta())
     resp = json_response(fc, mimetype="application/geo+json")
     if request.args.get("download"):
-        resp.headers["Content-Disposition"] = "attachment; filename=isochrones.geojson"
+        _attach_isochrones(resp, req)
     return resp
+
+
+def _attach_isochrones(resp: Response, req: dict[str, Any]) -> Response:
+    """``等时圈_驾车_125.6788_42.5287_30-60-90-120_20250501-1803.geojson`` (mode, origin, minutes, when)."""
+    from ..i18n import text
+    from .downloads import attach
+    from .i18n import current_lang
+
+    lon, lat = req["lonlat"]
+    where = [f"{lon:.4f}_{lat:.4f}", req["direction"], "-".join(str(m) for m in req["minutes"])]
+    lang = current_lang()
+    return attach(resp, [text("nav_isochrones", lang), text(f"val_mode_{req['mode']}", lang), *where], "geojson",
+                  fallback=["isochrones", req["mode"], *where])
 
 
 def route_payload(result: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +216,7 @@ def route_view() -> Response:
     params = request.args
     for key in ("from", "to"):
         if key not in params:
-            raise ValidationError(f"{key} is required ('LON,LAT'; to may be 'changchun')", field=key)
+            raise ValidationError(key="err_route_required", params={"key": key}, field=key)
     origin = parse_place(params["from"], "from")
     dest = parse_place(params["to"], "to")
     mode = validate.parse_choice(params.get("mode", "best"), "mode", MODES)
@@ -223,8 +246,10 @@ def reach_view() -> Response:
     req = reach_request(request.args)
     _surface, table = compute_reach(req)
     rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    pop = population()
     return json_response({"to": req["to_name"], "to_lonlat": list(req["to"]), "mode": req["mode"],
-                          "minutes": req["minutes"], "cell_m": req["cell"], "rows": rows})
+                          "minutes": req["minutes"], "cell_m": req["cell"], "rows": rows,
+                          "population": None if pop is None else pop.meta()})
 
 
 @bp.get("/reach.tif")
@@ -238,5 +263,38 @@ def reach_tif_view() -> Response:
         path = to_geotiff(surface, f"{tmp}/reach.tif")
         data = path.read_bytes()
     resp = Response(data, mimetype="image/tiff")
-    resp.headers["Content-Disposition"] = "attachment; filename=reach.tif"
-    return resp
+    return _attach_reach(resp, req, "tif")
+
+
+def _attach_reach(resp: Response, req: dict[str, Any], ext: str) -> Response:
+    """``reach_changchun_best_120min_20250501-1803.csv``: what, to where, mode, threshold and when."""
+    from .downloads import attach
+
+    parts = ["reach", str(req["to_name"]).replace(",", "_"), req["mode"], f"{req['minutes']}min"]
+    return attach(resp, parts, ext)
+
+
+@bp.get("/reach.csv")
+def reach_csv_view() -> Response:
+    """The reach table as CSV (UTF-8 with a BOM): minutes by car, rail and best, within, then the table."""
+    from ..reports.exports import reach_export
+    from ..reports.tables import csv_text
+
+    req = reach_request(request.args)
+    _surface, table = reach_export(graph(), registry(), to_lonlat=req["to"], mode=req["mode"],
+                                   minutes=req["minutes"], cell_m=req["cell"])
+    return _attach_reach(Response(csv_text(table), mimetype="text/csv"), req, "csv")
+
+
+def _reach_csv_item() -> dict[str, Any]:
+    """The OpenAPI path item of ``GET /api/reach.csv``."""
+    from .openapi_spec import REACH_PARAMS
+
+    err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    csv = {"description": "CSV, UTF-8 with a byte-order mark; minutes by car, rail and best, then the reach table",
+           "content": {"text/csv": {"schema": {"type": "string"}}}}
+    return {"get": {"summary": "Per-township reach table as CSV (for Excel)", "operationId": "getReachCsv",
+                    "parameters": REACH_PARAMS, "responses": {"200": csv, **{c: err for c in ("400", "401", "422")}}}}
+
+
+EXTRA_PATHS["/api/reach.csv"] = _reach_csv_item()

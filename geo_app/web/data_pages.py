@@ -25,9 +25,10 @@ from flask import Blueprint, Response, current_app, render_template, request
 from .. import importer, validate
 from ..errors import GeometryError, NotFound, UnsupportedMediaType, ValidationError
 from ..layers import LayerRegistry
+from . import data_files, import_report
 from .api import json_response
 from .auth import actor, audit, require_role
-from .i18n import current_lang
+from .i18n import chosen_lang, current_lang
 from .openapi import EXTRA_PATHS
 
 bp = Blueprint("data_pages", __name__)
@@ -65,7 +66,8 @@ def _layer(name: str | None) -> str:
     """Check that ``name`` is an importable layer."""
     names = importer.importable(registry())
     if name not in names:
-        raise NotFound(f"layer must be one of {', '.join(names)}; got {str(name)[:40]!r}", field="layer")
+        raise NotFound(key="err_choice", params={"field": "layer", "choices": list(names), "got": str(name)[:40]},
+                       field="layer")
     return str(name)
 
 
@@ -86,7 +88,7 @@ def _layers_info(lang: str) -> dict[str, Any]:
 
 def _recent_history(limit: int = 12) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    for name in importer.importable(registry()):
+    for name in [*importer.importable(registry()), *data_files.FILE_LAYERS]:
         entries += importer.read_history(_data_dir(), name)
     return sorted(entries, key=lambda e: e["time"], reverse=True)[:limit]
 
@@ -106,9 +108,24 @@ def data_page() -> str:
         maps.add_layer(m, reg.spec(name), reg.frame(name), lang, interactive=True)
     folium.LayerControl(collapsed=True).add_to(m)
     parts = maps.render_parts(m, reg.attributions())
+    from flask_login import current_user
+
     return render_template("data.html", map=parts, layers=_layers_info(lang), sectors=_plan_sectors(),
                            history=_recent_history(), max_bytes=current_app.config.get("MAX_CONTENT_LENGTH"),
-                           **page_context(lang))
+                           can_edit=current_user.is_authenticated and current_user.can("editor"),
+                           undoable=_undoable(), **page_context(lang))
+
+
+def _undoable() -> list[dict[str, Any]]:
+    """The layers whose last import or drawing can be undone, with that change (newest first)."""
+    out = []
+    for name in [*importer.importable(registry()), "dem", "population"]:
+        entries = importer.read_history(_data_dir(), name)
+        undone = {e.get("reverts") for e in entries if e.get("action") == "undo"}
+        todo = [e for e in entries if e.get("action") in ("import", "draw") and e.get("id") not in undone]
+        if todo:
+            out.append({"layer": name, **{k: todo[-1].get(k) for k in ("action", "time", "source", "author")}})
+    return sorted(out, key=lambda e: str(e["time"]), reverse=True)
 
 
 def _options(form: Any) -> dict[str, Any]:
@@ -116,12 +133,13 @@ def _options(form: Any) -> dict[str, Any]:
     def text(key: str) -> str | None:
         v = str(form.get(key) or "").strip()
         if len(v) > 80:
-            raise ValidationError(f"{key}: at most 80 characters", field=key)
+            raise ValidationError(key="err_text_long", params={"field": key, "n": 80}, field=key)
         return v or None
 
     crs = text("crs")
     return {"crs": None if crs == "auto" else crs, "name_field": text("name_field"),
-            "code_field": text("code_field"), "force": str(form.get("force", "")).lower() in ("1", "true", "on")}
+            "code_field": text("code_field"), "force": str(form.get("force", "")).lower() in ("1", "true", "on"),
+            "encoding": importer.parse_encoding(text("encoding")), "source_layer": text("source_layer")}
 
 
 def _purge_old_uploads() -> None:
@@ -135,8 +153,39 @@ def _purge_old_uploads() -> None:
 
 
 def _prepare(folder: Path, meta: dict[str, Any]) -> importer.ImportPlan:
-    src = importer.read_source(folder / "upload.bin", name=meta["name"], kinds=UPLOAD_KINDS)
-    return importer.prepare_import(src, meta["layer"], registry(), **meta["options"])
+    options = dict(meta["options"])
+    read = {k: options.pop(k, None) for k in ("encoding", "source_layer")}
+    src = importer.read_source(folder / "upload.bin", name=meta["name"], kinds=UPLOAD_KINDS, **read)
+    return importer.prepare_import(src, meta["layer"], registry(), **options)
+
+
+def _received(form: Any, files: Any) -> tuple[str, Path, str]:
+    """The upload to read: a new file (saved under a new token) or, with ``token``, one kept for a layer choice."""
+    pending = str(form.get("token") or "")
+    if pending:
+        folder = _uploads() / pending
+        if not _TOKEN.match(pending) or not (folder / "pending.json").exists():
+            raise NotFound("unknown or expired upload token; upload the file again", field="token")
+        return pending, folder, json.loads((folder / "pending.json").read_text(encoding="utf-8"))["name"]
+    f = files.get("file")
+    if f is None or not f.filename:
+        raise ValidationError(key="err_choose_file", field="file")
+    _purge_old_uploads()
+    token = uuid.uuid4().hex
+    folder = _uploads() / token
+    folder.mkdir(parents=True)
+    try:
+        f.save(folder / "upload.bin")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return token, folder, Path(f.filename).name[:100]
+
+
+def _layer_choice(exc: importer.SourceLayerRequired, folder: Path, name: str, token: str) -> Response:
+    """Keep the upload and answer 422 with its layers (name, geometry type, count) to choose from."""
+    (folder / "pending.json").write_text(json.dumps({"name": name}, ensure_ascii=False), encoding="utf-8")
+    return json_response({**exc.to_dict(), "token": token}, status=422)
 
 
 @bp.post("/data/upload")
@@ -144,24 +193,25 @@ def _prepare(folder: Path, meta: dict[str, Any]) -> importer.ImportPlan:
 def upload() -> Response:
     """Read an uploaded file and answer the validation report (writes nothing in the data folder).
 
-    Form fields: ``file`` (GeoJSON, GPKG or zipped Shapefile), ``layer``, ``crs``
-    (``auto``, ``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:NNNN``), ``name_field``,
-    ``code_field``, ``force``. The answer holds a ``token`` for ``POST /data/apply`` when
-    nothing blocks the import.
+    Form fields: ``file`` (GeoJSON, GPKG, or a zip of Shapefiles or of a FileGDB), ``layer``,
+    ``crs`` (``auto``, ``wgs84``, ``gcj02``, ``bd09`` or ``EPSG:NNNN``), ``name_field``,
+    ``code_field``, ``encoding``, ``source_layer``, ``force``. The answer holds a ``token`` for
+    ``POST /data/apply`` when nothing blocks the import. A file with several layers and no
+    ``source_layer`` is kept: the 422 answer lists its layers and a ``token`` to send back,
+    instead of ``file``, with the chosen ``source_layer``. Layers ``dem`` (GeoTIFF tiles) and
+    ``population`` (a GeoTIFF or CSV; ``year``, ``source``) go to :func:`.data_files.upload`.
     """
+    if request.form.get("layer") in data_files.FILE_LAYERS:
+        _purge_old_uploads()
+        return data_files.upload(str(request.form["layer"]), request.form, request.files, _uploads())
     layer = _layer(request.form.get("layer"))
     options = _options(request.form)
-    f = request.files.get("file")
-    if f is None or not f.filename:
-        raise ValidationError("file: choose a GeoJSON, GeoPackage or zipped Shapefile", field="file")
-    _purge_old_uploads()
-    token = uuid.uuid4().hex
-    folder = _uploads() / token
-    folder.mkdir(parents=True)
-    meta = {"layer": layer, "name": Path(f.filename).name[:100], "options": options}
+    token, folder, name = _received(request.form, request.files)
+    meta = {"layer": layer, "name": name, "options": options}
     try:
-        f.save(folder / "upload.bin")
         plan = _prepare(folder, meta)
+    except importer.SourceLayerRequired as exc:
+        return _layer_choice(exc, folder, name, token)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -169,21 +219,24 @@ def upload() -> Response:
         (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     else:
         shutil.rmtree(folder, ignore_errors=True)
+    lang = chosen_lang()
+    report_text = importer.format_report(plan.report) if lang is None else import_report.format_report(
+        plan.report, lang, layer_title=registry().spec(layer).title(lang))
     return json_response({"token": token if plan.ok else None, "ok": plan.ok, "report": plan.report,
-                          "text": importer.format_report(plan.report)})
+                          "text": report_text})
 
 
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(body, dict):
-        raise ValidationError("the body must be a JSON object", field="body")
+        raise ValidationError(key="err_body_object_the", field="body")
     return body
 
 
 def _note(body: dict[str, Any]) -> str:
     note = str(body.get("note") or "").strip()
     if len(note) > 500:
-        raise ValidationError("note: at most 500 characters", field="note")
+        raise ValidationError(key="err_text_long", params={"field": "note", "n": 500}, field="note")
     return note
 
 
@@ -199,14 +252,16 @@ def apply() -> Response:
     token = str(body.get("token") or "")
     folder = _uploads() / token
     if not _TOKEN.match(token) or not (folder / "meta.json").exists():
-        raise NotFound("unknown or expired upload token; upload the file again", field="token")
+        raise NotFound(key="err_upload_expired", field="token")
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     note = _note(body)
+    if meta["layer"] in data_files.FILE_LAYERS:
+        return data_files.apply(folder, meta, note=note, data_dir=_data_dir(), lock=_write_lock(), author=_author())
     with _write_lock():
         plan = _prepare(folder, meta)  # re-checked against the data as they are now
         plan.note = note
         if not plan.ok:
-            raise GeometryError("the import has blocking errors: " + "; ".join(plan.report["errors"]), field="file")
+            raise GeometryError(key="err_import_blocked", params={"errors": list(plan.report["errors"])}, field="file")
         entry = importer.apply_import(plan, _data_dir(), registry(), author=_author())
         registry().clear()
     shutil.rmtree(folder, ignore_errors=True)
@@ -223,11 +278,11 @@ def save_feature(layer: str) -> Response:
     its geometry instead of adding a duplicate.
     """
     if not request.is_json:
-        raise UnsupportedMediaType("body must be application/json: {geometry, name, ...}", field="body")
+        raise UnsupportedMediaType(key="err_feature_body_json", field="body")
     layer = _layer(layer)
     kind = registry().spec(layer).geometry
     if kind not in DRAW_TYPES:
-        raise ValidationError(f"layer {layer} holds {kind}s, which cannot be drawn here", field="layer")
+        raise ValidationError(key="err_not_drawable", params={"layer": layer, "kind": kind}, field="layer")
     body = _body()
     geom = validate.geometry(body.get("geometry"), allowed=DRAW_TYPES[kind])
     props = {k: body.get(k) for k in ("name", "name_en", "sectors")}
@@ -235,7 +290,8 @@ def save_feature(layer: str) -> Response:
     with _write_lock():
         plan = importer.prepare_feature(layer, geom, props, registry(), sectors=_plan_sectors(), note=note)
         if not plan.ok:
-            raise GeometryError("; ".join(plan.report["errors"]), field="geometry")
+            raise GeometryError(key="err_feature_blocked", params={"errors": list(plan.report["errors"])},
+                                field="geometry")
         entry = importer.apply_import(plan, _data_dir(), registry(), author=_author())
         registry().clear()
     audit("data.draw", layer, name=props["name"], history=entry["id"])
@@ -248,6 +304,9 @@ def save_feature(layer: str) -> Response:
 def undo() -> Response:
     """Revert the last import or drawing of ``layer`` (as ``geo-app data undo LAYER``)."""
     body = _body()
+    if body.get("layer") in data_files.FILE_LAYERS:
+        return data_files.undo(str(body["layer"]), note=_note(body), data_dir=_data_dir(), lock=_write_lock(),
+                               author=_author())
     layer = _layer(body.get("layer"))
     note = _note(body)
     with _write_lock():

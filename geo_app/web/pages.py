@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from ..layers import LayerRegistry
-from . import maps
-from .i18n import current_lang, translator
+from . import maps, tiles
+from .i18n import current_lang, remember_lang, text
+from .i18n import page_context as _page_context
 
 bp = Blueprint("pages", __name__)
+bp.after_app_request(remember_lang)
 
 
 def registry() -> LayerRegistry:
@@ -17,8 +19,8 @@ def registry() -> LayerRegistry:
 
 
 def page_context(lang: str) -> dict:
-    """Common template context: language, translator, nav."""
-    return {"lang": lang, "t": translator(lang), "path": request.path}
+    """Common template context: language, translator, nav, language links (:func:`.i18n.page_context`)."""
+    return _page_context(lang)
 
 
 def _side_panel(reg: LayerRegistry, lang: str) -> dict:
@@ -29,8 +31,7 @@ def _side_panel(reg: LayerRegistry, lang: str) -> dict:
         replaced = summary["quality"] != spec.quality  # the bureau's data replaced the shipped file
         if replaced:
             notices.append({"title": spec.title(lang), "quality": summary["quality"],
-                            "text": "已导入本单位数据，替换了数据包中的版本。" if lang == "zh"
-                            else "The bureau's own data replaced the data pack's version."})
+                            "text": text("overview_replaced", lang)})
         elif spec.notice(lang):
             notices.append({"title": spec.title(lang), "quality": spec.quality, "text": spec.notice(lang)})
         gone = reg.missing_geometry(spec.name)
@@ -49,30 +50,20 @@ def overview():  # type: ignore[no-untyped-def]
     m = maps.overview_map(reg, lang=lang, tiles_url=current_app.config.get("TILES_URL"),
                           tiles_attr=current_app.config.get("TILES_ATTRIBUTION"))
     parts = maps.render_parts(m, reg.attributions())
-    resp = current_app.make_response(render_template(
+    return render_template(
         "overview.html", map=parts, attributions=reg.attributions(),
-        tiles_on=bool(current_app.config.get("TILES_URL")), **_side_panel(reg, lang), **page_context(lang)))
-    if request.args.get("lang") in ("zh", "en"):
-        resp.set_cookie("lang", lang, samesite="Lax", httponly=True, max_age=365 * 86400)
-    return resp
+        tiles_on=tiles.basemap_on(current_app), **_side_panel(reg, lang), **page_context(lang))
 
 
 # --- travel-time pages --------------------------------------------------------------------
 
-CONTEXT_LAYERS = ("boundary", "roads", "rail_lines", "stations", "places")
+CONTEXT_LAYERS = maps.CONTEXT_LAYERS
 
 
 def context_map(reg: LayerRegistry, lang: str, *, bounds: list[list[float]] | None = None):  # type: ignore[no-untyped-def]
-    """A base map with the county, roads, rail, stations and places for orientation."""
-    if bounds is None:
-        b = reg.frame("boundary").total_bounds
-        bounds = [[b[1] - 0.1, b[0] - 0.1], [b[3] + 0.1, b[2] + 0.1]]
-    m = maps.base_map(tiles_url=current_app.config.get("TILES_URL"),
-                      tiles_attr=current_app.config.get("TILES_ATTRIBUTION"), bounds=bounds)
-    for name in CONTEXT_LAYERS:
-        spec = reg.spec(name)
-        maps.add_layer(m, spec, reg.frame(name), lang, interactive=spec.geometry == "point")
-    return m
+    """A base map with the county, roads, rail, stations, places and township points (:func:`maps.context_map`)."""
+    return maps.context_map(reg, lang, bounds=bounds, tiles_url=current_app.config.get("TILES_URL"),
+                            tiles_attr=current_app.config.get("TILES_ATTRIBUTION"))
 
 
 def assumptions() -> list[dict]:
@@ -97,7 +88,7 @@ def isochrones_page():  # type: ignore[no-untyped-def]
 def accessibility_page():  # type: ignore[no-untyped-def]
     """2-hour reach to Changchun: bands by mode, township choropleth, table and bar chart."""
     from ..analysis.isochrones import isochrones
-    from .api import compute_reach, reach_request
+    from .api import compute_reach, population, reach_request
 
     lang = current_lang()
     reg = registry()
@@ -111,9 +102,10 @@ def accessibility_page():  # type: ignore[no-untyped-def]
         bands = isochrones(surface, BANDS)
         bands["geometry"] = bands.geometry.intersection(county)  # the surface grid is the county's bbox
         bands["area_km2"] = bands.geometry.to_crs("EPSG:32651").area.fillna(0) / 1e6
-        maps.add_bands(m, bands, name=f"{mode_label(mode, lang)} · {band_title(lang)}", show=mode == req["mode"])
+        maps.add_bands(m, bands, name=f"{mode_label(mode, lang)} · {band_title(lang)}", show=mode == req["mode"],
+                       beyond=county)
     maps.add_choropleth(m, reg.frame("towns"), tables[req["mode"]], lang=lang,
-                        name="乡镇中位时间" if lang == "zh" else "Township median minutes")
+                        name=text("acc_layer_median", lang))
     import folium
 
     folium.LayerControl(collapsed=False).add_to(m)
@@ -121,9 +113,10 @@ def accessibility_page():  # type: ignore[no-untyped-def]
     rows = tables[req["mode"]].to_dict(orient="records")
     rows = [r for r in rows if r["level"] == "county"] + [r for r in rows if r["level"] != "county"]
     return render_template("accessibility.html", map=parts, rows=rows, req=req, bands=BANDS,
-                           band_colors=maps.BAND_COLORS, assumptions=assumptions(),
+                           band_colors=maps.BAND_COLORS, band_classes=maps.band_classes(BANDS),
+                           assumptions=assumptions(),
                            compare={k: v.to_dict(orient="records") for k, v in tables.items()},
-                           **page_context(lang))
+                           population=None if (pop := population()) is None else pop.meta(), **page_context(lang))
 
 
 BANDS = [60, 90, 120, 150, 180]
@@ -131,11 +124,9 @@ BANDS = [60, 90, 120, 150, 180]
 
 def mode_label(mode: str, lang: str) -> str:
     """Human name of a mode."""
-    zh = {"car": "驾车", "rail": "铁路", "best": "最优方式"}
-    en = {"car": "Car", "rail": "Rail", "best": "Best of car and rail"}
-    return (en if lang == "en" else zh)[mode]
+    return text("mode_best_long" if mode == "best" else f"val_mode_{mode}", lang)
 
 
 def band_title(lang: str) -> str:
     """Title of the time bands layer."""
-    return "到长春时间带" if lang == "zh" else "time bands to Changchun"
+    return text("acc_layer_bands", lang)

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ...network.graph import TravelGraph
-from ..accessibility import reach_table
+from ..accessibility import _metric, reach_table
 from ..isochrones import isochrones
+from ..population import Population, people_grid, share, unit_key
 from ..surface import Surface
 
 
@@ -30,7 +31,8 @@ class Comparison:
     table
         One row per unit and the county row: before, after, change, newly within.
     summary
-        County-level figures (areas in km², minutes saved).
+        County-level figures (areas in km², minutes saved; people within the minutes before and
+        after when a population is imported, with its year and source).
     """
 
     before: Surface
@@ -41,13 +43,14 @@ class Comparison:
 
 
 TABLE_COLUMNS = ("level", "code", "name_zh", "name_en", "has_boundary", "basis", "before", "after", "change",
-                 "before_share", "after_share", "newly_within")
+                 "before_share", "after_share", "newly_within", "population", "before_population_within",
+                 "after_population_within", "population_year", "population_source")
 
 
 def compare(before_graph: TravelGraph, after_graph: TravelGraph, towns: gpd.GeoDataFrame,
             boundary: gpd.GeoDataFrame, *, to_lonlat: tuple[float, float], mode: str = "best",
             minutes: float = 120, cell_m: float = 250, town_points: gpd.GeoDataFrame | None = None,
-            county_seat: tuple[float, float] | None = None,
+            county_seat: tuple[float, float] | None = None, population: Population | None = None,
             before: tuple[Surface, pd.DataFrame] | None = None) -> Comparison:
     """Compare the reach to a destination before and after a scenario.
 
@@ -55,7 +58,7 @@ def compare(before_graph: TravelGraph, after_graph: TravelGraph, towns: gpd.GeoD
     ----------
     before_graph, after_graph
         The base graph and the scenario graph.
-    towns, boundary, to_lonlat, mode, minutes, cell_m, town_points, county_seat
+    towns, boundary, to_lonlat, mode, minutes, cell_m, town_points, county_seat, population
         As for :func:`~geo_app.analysis.accessibility.reach_table`.
     before
         A precomputed ``reach_table`` result for ``before_graph`` (same arguments), to reuse.
@@ -65,13 +68,42 @@ def compare(before_graph: TravelGraph, after_graph: TravelGraph, towns: gpd.GeoD
     Comparison
     """
     kw = {"to_lonlat": to_lonlat, "mode": mode, "minutes": minutes, "cell_m": cell_m,
-          "town_points": town_points, "county_seat": county_seat}
+          "town_points": town_points, "county_seat": county_seat, "population": population}
     s0, t0 = before if before is not None else reach_table(before_graph, towns, boundary, **kw)
     s1, t1 = reach_table(after_graph, towns, boundary, **kw)
     with np.errstate(invalid="ignore"):
         saved = (s0.minutes - s1.minutes).astype(np.float32)
     county = _county_mask(s0, boundary)
-    return Comparison(s0, s1, saved, township_changes(t0, t1, minutes), _summary(s0, s1, saved, county, minutes))
+    summary = _summary(s0, s1, saved, county, minutes)
+    summary.update(_people_summary(s0, s1, county, minutes, population, towns, t0, t1))
+    return Comparison(s0, s1, saved, township_changes(t0, t1, minutes), summary)
+
+
+def _people_summary(s0: Surface, s1: Surface, county: np.ndarray, minutes: float, population: Population | None,
+                    towns: gpd.GeoDataFrame, t0: pd.DataFrame, t1: pd.DataFrame) -> dict[str, Any]:
+    """People of the county within ``minutes`` before and after, newly within, and the shares of the county's people.
+
+    The county's people and those within come from the reach tables' county rows (so they agree
+    with them); the people newly within (within after, not before) are counted on the grid: a
+    raster's cells, or a township table spread over the townships' polygons (None without them).
+    """
+    keys = ("county_population", "population_within_before", "population_within_after",
+            "share_population_within_before", "share_population_within_after", "newly_within_population",
+            "population_year", "population_source")
+    if population is None:
+        return dict.fromkeys(keys)
+    c0, c1 = t0.iloc[-1], t1.iloc[-1]  # the county rows
+    total, w0, w1 = c0["population"], c0["population_within"], c1["population_within"]
+    people = people_grid(population, s0.transform, s0.minutes.shape,
+                         keys=[unit_key(c, n) for c, n in zip(towns["code"], towns["name_zh"], strict=True)],
+                         geoms=_metric(towns))
+    newly = None
+    if people is not None and w0 is not None:
+        with np.errstate(invalid="ignore"):
+            gained = county & (s1.minutes <= minutes) & ~(s0.minutes <= minutes)
+        newly = float(people[gained].sum())
+    return dict(zip(keys, (total, w0, w1, share(w0, total), share(w1, total), newly, population.year,
+                           population.source), strict=True))
 
 
 def _county_mask(surface: Surface, boundary: gpd.GeoDataFrame) -> np.ndarray:
@@ -125,7 +157,10 @@ def township_changes(before: pd.DataFrame, after: pd.DataFrame, minutes: float) 
         rows.append({"level": b["level"], "code": b["code"], "name_zh": b["name_zh"], "name_en": b["name_en"],
                      "has_boundary": b["has_boundary"], "basis": basis if v0 is not None or v1 is not None else None,
                      "before": v0, "after": v1, "change": change, "before_share": b.get("share_area_within"),
-                     "after_share": a.get("share_area_within"), "newly_within": bool(newly)})
+                     "after_share": a.get("share_area_within"), "newly_within": bool(newly),
+                     "population": b.get("population"), "before_population_within": b.get("population_within"),
+                     "after_population_within": a.get("population_within"),
+                     "population_year": b.get("population_year"), "population_source": b.get("population_source")})
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).astype(object)
     return table.where(pd.notna(table), None)
 

@@ -43,6 +43,7 @@ class ScenarioError(ValidationError):
     def __init__(self, message: str, *, path: Path | str, line: int | None, field: str | None = None) -> None:
         where = f"{path}:{line}" if line else f"{path}"
         super().__init__(f"{where}: {message}", field=field)
+        self.detail = message  # without the file and line (pages name the file themselves)
         self.path = str(path)
         self.line = line
 

@@ -25,16 +25,16 @@ def _checked(geom: Any, project: str | None, sector: str | None, rules: Mapping[
     """Check the geometry type; return the project and sector stripped (blank → None) and checked."""
     gtype = getattr(geom, "geom_type", None)
     if gtype not in ("Point", "Polygon", "MultiPolygon") or geom.is_empty:
-        raise GeometryError(f"site must be a Point or Polygon, got {gtype}", field="geometry")
+        raise GeometryError(key="err_site_type", params={"got": gtype}, field="geometry")
     if project is not None:
         project = str(project).strip() or None
         if project is not None and len(project) > 200:
-            raise ValidationError("project: at most 200 characters", field="project")
+            raise ValidationError(key="err_project_long", field="project")
     known_sectors = sectors(rules)
     if sector is not None:
         sector = str(sector).strip() or None
     if sector is not None and sector not in known_sectors:
-        raise ValidationError(f"sector must be one of {', '.join(known_sectors)}", field="sector")
+        raise ValidationError(key="err_sector_choice", params={"sectors": list(known_sectors)}, field="sector")
     return project, sector
 
 

@@ -3,7 +3,16 @@
    User text is only ever inserted with textContent (never innerHTML). */
 "use strict";
 
-function dataText(lang, zh, en) { return lang === "en" ? en : zh; }
+/* The page's texts come from the server's catalogue (opts.text); {name} placeholders are filled here. */
+var DATA_TEXT = {};
+function dataText(key, values) {
+  var s = DATA_TEXT[key] || key;
+  Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(values[k])); });
+  return s;
+}
+
+/* Error messages come back in the page's language. */
+function pageLang() { return document.documentElement.lang || "zh"; }
 
 function csrfToken() {
   var m = document.querySelector('meta[name="csrf-token"]');
@@ -13,7 +22,8 @@ function csrfToken() {
 function postJSON(url, body) {
   return fetch(url, {
     method: "POST", credentials: "same-origin",
-    headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
+    headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json",
+              "Accept-Language": pageLang()},
     body: JSON.stringify(body)
   }).then(readAnswer);
 }
@@ -26,39 +36,49 @@ function readAnswer(r) {
   });
 }
 
-/* Chinese labels for the Leaflet.draw toolbar and tooltips (the library ships English only);
-   must run before the control is created, which reads L.drawLocal then. */
+/* Labels for the Leaflet.draw toolbar and tooltips in the page language (the library ships
+   English only); must run before the control is created, which reads L.drawLocal then. */
 function localiseDraw(local) {
-  var d = local.draw, e = local.edit;
-  d.toolbar.actions = {title: "取消绘制", text: "取消"};
-  d.toolbar.finish = {title: "完成绘制", text: "完成"};
-  d.toolbar.undo = {title: "删除最后画的一个点", text: "删除最后一点"};
-  d.toolbar.buttons.polygon = "画多边形（园区、乡镇）";
-  d.toolbar.buttons.rectangle = "画矩形（园区、乡镇）";
-  d.toolbar.buttons.circlemarker = "放置点（物流枢纽）";
-  d.handlers.polygon.tooltip = {start: "单击地图开始画。", cont: "单击继续画下一个点。",
-                                end: "单击第一个点闭合图形，或点“完成”。"};
-  d.handlers.polyline.error = "<strong>错误：</strong>边线不能交叉！";
-  d.handlers.rectangle.tooltip = {start: "按住鼠标拖动画矩形。"};
-  d.handlers.simpleshape.tooltip = {end: "松开鼠标完成。"};
-  d.handlers.circlemarker.tooltip = {start: "单击地图放置点。"};
-  e.toolbar.actions = {save: {title: "保存修改", text: "保存"},
-                       cancel: {title: "取消编辑，放弃全部修改", text: "取消"},
-                       clearAll: {title: "清除所有未保存的图形", text: "全部清除"}};
-  e.toolbar.buttons = {edit: "编辑图形", editDisabled: "没有可编辑的图形",
-                       remove: "删除未保存的图形", removeDisabled: "没有可删除的图形"};
-  e.handlers.edit.tooltip = {text: "拖动控制点编辑图形。", subtext: "点“取消”放弃修改。"};
-  e.handlers.remove.tooltip = {text: "单击要删除的图形。"};
+  var d = local.draw, e = local.edit, T = dataText;
+  d.toolbar.actions = {title: T("draw_cancel_title"), text: T("draw_cancel")};
+  d.toolbar.finish = {title: T("draw_finish_title"), text: T("draw_finish")};
+  d.toolbar.undo = {title: T("draw_undo_title"), text: T("draw_undo")};
+  d.toolbar.buttons.polygon = T("draw_polygon");
+  d.toolbar.buttons.rectangle = T("draw_rectangle");
+  d.toolbar.buttons.circlemarker = T("draw_point");
+  d.handlers.polygon.tooltip = {start: T("draw_polygon_start"), cont: T("draw_polygon_cont"),
+                                end: T("draw_polygon_end")};
+  d.handlers.polyline.error = T("draw_crossing");
+  d.handlers.rectangle.tooltip = {start: T("draw_rectangle_start")};
+  d.handlers.simpleshape.tooltip = {end: T("draw_release")};
+  d.handlers.circlemarker.tooltip = {start: T("draw_point_start")};
+  e.toolbar.actions = {save: {title: T("edit_save_title"), text: T("edit_save")},
+                       cancel: {title: T("edit_cancel_title"), text: T("edit_cancel")},
+                       clearAll: {title: T("edit_clear_title"), text: T("edit_clear")}};
+  e.toolbar.buttons = {edit: T("edit_edit"), editDisabled: T("edit_edit_none"),
+                       remove: T("edit_remove"), removeDisabled: T("edit_remove_none")};
+  e.handlers.edit.tooltip = {text: T("edit_drag"), subtext: T("edit_drag_sub")};
+  e.handlers.remove.tooltip = {text: T("edit_remove_click")};
+}
+
+/* A history entry's source: the uploaded file's name, or "drawn: NAME" said in the page language. */
+function sourceText(source) {
+  var m = /^drawn(?::\s*(.*))?$/.exec(source);
+  if (!m) { return source; }
+  return m[1] ? dataText("source_drawn_name", {name: m[1]}) : dataText("source_drawn");
 }
 
 /* Put a history entry (as the server returned it) at the top of "recent changes". */
-function addHistory(entry) {
+function addHistory(entry, layers) {
   var list = document.getElementById("history-list");
   if (!list || !entry) { return; }
   var empty = list.querySelector(".history-empty");
   if (empty) { list.removeChild(empty); }
-  var parts = [String(entry.time || "").slice(0, 16).replace("T", " "), entry.layer, entry.action];
-  ["source", "author", "note"].forEach(function (k) { if (entry[k]) { parts.push(entry[k]); } });
+  var info = (layers || {})[entry.layer];
+  var parts = [String(entry.time || "").slice(0, 16).replace("T", " "), info ? info.title : entry.layer,
+               DATA_TEXT["action_" + entry.action] || entry.action];
+  if (entry.source) { parts.push(sourceText(String(entry.source))); }
+  ["author", "note"].forEach(function (k) { if (entry[k]) { parts.push(entry[k]); } });
   var li = document.createElement("li");
   li.textContent = parts.join(" · ");
   list.insertBefore(li, list.firstChild);
@@ -69,8 +89,8 @@ function errorText(res) {
 }
 
 function initDataPage(map, opts) {
-  var lang = opts.lang || "zh";
   var layers = opts.layers || {};
+  DATA_TEXT = opts.text || {};
   var status = document.getElementById("data-status");
   var uploadToken = null;
 
@@ -87,17 +107,22 @@ function initDataPage(map, opts) {
     ev.preventDefault();
     uploadToken = null;
     applyBox.hidden = true;
-    setStatus(dataText(lang, "正在读取和校验…", "Reading and validating…"), false);
+    setStatus(dataText("reading"), false);
     fetch("/data/upload", {method: "POST", body: new FormData(form), credentials: "same-origin",
-                           headers: {"X-CSRFToken": csrfToken(), "Accept": "application/json"}})
+                           headers: {"X-CSRFToken": csrfToken(), "Accept": "application/json",
+                                     "Accept-Language": pageLang()}})
       .then(readAnswer).then(function (res) {
-        if (!res.ok) { report.hidden = true; setStatus(errorText(res), true); return; }
+        if (!res.ok) {
+          report.hidden = true;
+          setStatus(errorText(res), true);
+          if (window.offerSourceLayers) { window.offerSourceLayers(res); }  /* several layers: data.html */
+          return;
+        }
         report.textContent = res.body.text;
         report.hidden = false;
         uploadToken = res.body.token;
         applyBox.hidden = !res.body.ok;
-        setStatus(res.body.ok ? dataText(lang, "校验通过，可以应用。", "Checks passed: you can apply it.")
-                              : dataText(lang, "有阻止导入的问题，见报告。", "Blocked: see the report."), !res.body.ok);
+        setStatus(res.body.ok ? dataText("checks_passed") : dataText("blocked"), !res.body.ok);
       }).catch(function (e) { setStatus(String(e), true); });
   });
   document.getElementById("apply-button").addEventListener("click", function () {
@@ -107,9 +132,8 @@ function initDataPage(map, opts) {
         if (!res.ok) { setStatus(errorText(res), true); return; }
         uploadToken = null;
         applyBox.hidden = true;
-        addHistory(res.body.entry);
-        setStatus(dataText(lang, "已导入；地图和报表已使用新数据。", "Imported: maps and tables now use the new data."),
-                  false);
+        addHistory(res.body.entry, layers);
+        setStatus(dataText("imported"), false);
       });
   });
 
@@ -118,8 +142,8 @@ function initDataPage(map, opts) {
     var layer = document.getElementById("undo-layer").value;
     postJSON("/data/undo", {layer: layer}).then(function (res) {
       if (!res.ok) { setStatus(errorText(res), true); return; }
-      addHistory(res.body.entry);
-      setStatus(dataText(lang, "已撤销：", "Undone: ") + layer + " (" + res.body.entry.restored + ")", false);
+      addHistory(res.body.entry, layers);
+      setStatus(dataText("undone", {layer: (layers[layer] || {}).title || layer}), false);
     });
   });
 
@@ -132,7 +156,7 @@ function initDataPage(map, opts) {
   var sectorsBox = document.getElementById("draw-sectors");
   var pending = null;
 
-  if (lang !== "en") { localiseDraw(L.drawLocal); }
+  localiseDraw(L.drawLocal);
   map.addControl(new L.Control.Draw({
     position: "topleft",
     draw: {polygon: {allowIntersection: false, showArea: true}, rectangle: {}, circlemarker: {},
@@ -175,7 +199,7 @@ function initDataPage(map, opts) {
     pending = {layer: e.layer, kind: kindOf(e.layerType)};
     drawn.addLayer(e.layer);
     openForm(pending.kind);
-    setStatus(dataText(lang, "填写名称后保存。", "Give it a name, then save."), false);
+    setStatus(dataText("give_name"), false);
   });
 
   document.getElementById("draw-cancel").addEventListener("click", function () {
@@ -203,9 +227,9 @@ function initDataPage(map, opts) {
       pending = null;
       drawForm.hidden = true;
       nameInput.value = "";
-      addHistory(res.body.entry);
-      setStatus((res.body.filled ? dataText(lang, "已补全位置：", "Location filled in: ")
-                                 : dataText(lang, "已保存：", "Saved: ")) + res.body.name + " → " + layer, false);
+      addHistory(res.body.entry, layers);
+      var where = (layers[layer] || {}).title || layer;
+      setStatus(dataText(res.body.filled ? "filled" : "saved", {name: res.body.name, layer: where}), false);
     });
   });
 }

@@ -2,11 +2,18 @@
 "use strict";
 var ISO_COLORS = ["#1a9850", "#91cf60", "#d9ef8b", "#fc8d59", "#d73027", "#a50026"];
 
-function isoText(lang, zh, en) { return lang === "en" ? en : zh; }
+/* The page's texts come from the server's catalogue (opts.text); {name} placeholders are filled here. */
+var ISO_TEXT = {};
+function isoText(key, values) {
+  var s = ISO_TEXT[key] || key;
+  Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(values[k])); });
+  return s;
+}
 
 function initIsochrones(map, opts) {
-  var lang = (opts && opts.lang) || "zh";
-  var layer = null, marker = null, last = null;
+  ISO_TEXT = (opts && opts.text) || {};
+  var layer = null, marker = null, last = null, point = null;
+  map.createPane("isochrones").style.zIndex = 350;  // under the roads, rail and markers of the context
   var status = document.getElementById("iso-status");
   var legend = document.getElementById("iso-legend");
   var download = document.getElementById("iso-download");
@@ -31,7 +38,8 @@ function initIsochrones(map, opts) {
     var table = document.createElement("table");
     table.className = "data";
     var head = table.insertRow();
-    [isoText(lang, "分钟", "min"), isoText(lang, "面积 km²", "area km²")].forEach(function (h) {
+    var people = fc.population ? [isoText("people")] : [];
+    [isoText("minutes"), isoText("area")].concat(people).forEach(function (h) {
       var th = document.createElement("th"); th.textContent = h; head.appendChild(th);
     });
     fc.features.forEach(function (f, i) {
@@ -41,9 +49,19 @@ function initIsochrones(map, opts) {
       sw.className = "swatch"; sw.style.background = ISO_COLORS[Math.min(i, ISO_COLORS.length - 1)];
       c0.appendChild(sw);
       c0.appendChild(document.createTextNode(" ≤ " + f.properties.minutes));
-      row.insertCell().textContent = f.properties.area_km2 === null ? "—" : f.properties.area_km2.toFixed(1);
+      row.insertCell().textContent = GeoMaps.fmt.km2(f.properties.area_km2);
+      if (fc.population) {
+        var p = f.properties.population_within;
+        row.insertCell().textContent = p === null || p === undefined ? "—" : Math.round(p).toLocaleString();
+      }
     });
     legend.appendChild(table);
+    if (fc.population) {
+      var note = document.createElement("p");
+      note.className = "small muted population-note";
+      note.textContent = isoText("population", {year: fc.population.year, source: fc.population.source});
+      legend.appendChild(note);
+    }
   }
 
   function draw(fc) {
@@ -53,39 +71,53 @@ function initIsochrones(map, opts) {
     layer = L.geoJSON({type: "FeatureCollection", features: features}, {
       style: function (f) {
         var c = ISO_COLORS[Math.min(order.indexOf(f.properties.minutes), ISO_COLORS.length - 1)];
-        return {color: c, weight: 1, fillColor: c, fillOpacity: 0.4, className: "isochrone"};
+        return {color: c, weight: 1, fillColor: c, fillOpacity: 0.4, className: "isochrone", pane: "isochrones",
+                bubblingMouseEvents: true};
       },
       onEachFeature: function (f, l) {
-        l.bindTooltip("≤ " + f.properties.minutes + " min · " + (f.properties.area_km2 || 0).toFixed(0) + " km²");
+        l.bindTooltip(isoText("tooltip", {minutes: f.properties.minutes,
+                                          km2: GeoMaps.fmt.km2(f.properties.area_km2)}));
       }
     }).addTo(map);
+    if (layer.getLayers().length) {  // the map fits the result (the point stays in view)
+      map.fitBounds(layer.getBounds().extend(marker.getLatLng()), {animate: false, padding: [12, 12]});
+    }
     drawLegend(fc);
   }
 
   function compute(lon, lat) {
     var p = query(lon, lat);
     if (marker) { map.removeLayer(marker); }
-    marker = L.circleMarker([lat, lon], {radius: 6, color: "#000", fillColor: "#fff", fillOpacity: 1}).addTo(map);
-    setStatus(isoText(lang, "计算中…", "Computing…"), false);
+    marker = L.circleMarker([lat, lon], {radius: 6, color: "#000", fillColor: "#fff", fillOpacity: 1,
+                                         interactive: false, className: "iso-origin"}).addTo(map);
+    point = [lon, lat];
+    setStatus(isoText("computing"), false);
     last = p;
-    fetch("/api/isochrones?" + p.toString()).then(function (r) {
+    var headers = {"Accept-Language": document.documentElement.lang || "zh"};
+    fetch("/api/isochrones?" + p.toString(), {headers: headers}).then(function (r) {
       return r.json().then(function (body) { return {ok: r.ok, body: body}; });
     }).then(function (res) {
       if (p !== last) { return; }
       if (!res.ok) {
-        setStatus(res.body.error ? res.body.error.message : "error", true);
+        setStatus(res.body.error ? res.body.error.message : isoText("failed"), true);
         return;
       }
       draw(res.body);
       var n = res.body.features.filter(function (f) { return f.geometry; }).length;
-      setStatus(isoText(lang, "已计算 " + n + " 条等时线（格网 " + res.body.cell_m + " 米）",
-                        n + " contours computed (" + res.body.cell_m + " m cells)"), false);
+      setStatus(isoText("done", {n: n, cell: res.body.cell_m}), false);
       p.set("download", "1");
       download.href = "/api/isochrones?" + p.toString();
       download.hidden = false;
     }).catch(function (e) { setStatus(String(e), true); });
   }
 
-  map.on("click", function (e) { compute(e.latlng.lng, e.latlng.lat); });
+  setStatus(isoText("pick_hint"), false);
+  // A click anywhere computes, also on a marker or a line (GeoMaps.pick forwards marker clicks).
+  GeoMaps.pick(map, function (ll) { compute(ll.lng, ll.lat); });
+  ["iso-minutes", "iso-mode", "iso-direction"].forEach(function (id) {
+    document.getElementById(id).addEventListener("change", function () {
+      if (point) { compute(point[0], point[1]); }  // recompute for the last point
+    });
+  });
   window.geoIsochrones = {compute: compute};
 }
