@@ -80,7 +80,8 @@ def test_reach_json_lists_all_units(run):
 def test_reach_csv_to_file(run, tmp_path):
     out = tmp_path / "reach.csv"
     res = run(reach_cmd, ["--format", "csv", "-o", str(out)])
-    assert res.exit_code == 0 and out.read_text(encoding="utf-8").startswith("level,code,name_zh")
+    assert res.exit_code == 0 and out.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+    assert out.read_text(encoding="utf-8-sig").startswith("level,code,name_zh")
 
 
 def test_network_build(run, tmp_path):

@@ -1,14 +1,21 @@
-"""The ``geo-app`` command line (click, through Flask's app-aware group).
+"""The ``geo-app`` command line: a plain click group that creates the app itself.
 
-:data:`main` is the console script (``geo-app = geo_app.cli:main``). Each command module of
-this package lists its click commands in ``COMMANDS``; :func:`_register_commands` adds them.
+:data:`main` is the console script (``geo-app = geo_app.cli:main``). Its help lists the product's
+commands only: it is not Flask's ``FlaskGroup`` (no ``--app``, ``--env-file`` or ``--debug``), and
+it never loads the commands extensions register on ``app.cli`` (Flask-Limiter's ``limiter``).
+Each command module of this package lists its click commands in ``COMMANDS``;
+:func:`_register_commands` adds them. Commands that need the app use Flask's
+``with_appcontext``, which builds it on first use from the :class:`~flask.cli.ScriptInfo` this
+group puts in the click context (a test runner may pass its own, as ``app.test_cli_runner()`` does).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import ScriptInfo
 
 from . import batch, data, engine, layers, review, scenarios, server, users
 
@@ -19,10 +26,25 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False, load_dotenv=False)
+class ProductGroup(click.Group):
+    """A click group whose context carries a :class:`ScriptInfo` that builds the app lazily."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """Create the context; ``obj`` defaults to a ScriptInfo over :func:`geo_app.create_app`."""
+        if parent is None or parent.obj is None:
+            extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False,
+                                               load_dotenv_defaults=False))
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.group(cls=ProductGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def main() -> None:
-    """Meihekou planning map service (梅河口市规划地图服务)."""
+    """Meihekou planning map service (梅河口市规划地图服务).
+
+    Settings come from GEO_APP_* environment variables (see README); `geo-app COMMAND --help`
+    explains each command.
+    """
 
 
 def _register_commands() -> None:

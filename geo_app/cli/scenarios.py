@@ -56,14 +56,17 @@ def compare_cmd(name: str, mode: str | None, minutes: str, cell: str, output: Pa
         sc.to_geotiff(comparison, output)
         click.echo(f"wrote {output}", err=True)
         return
-    if output is not None:
-        comparison.table.to_csv(output, index=False)
+    from ..reports.tables import csv_text, frame_text
+
+    if output is not None:  # UTF-8 with a BOM, so Excel in a Chinese locale reads it
+        Path(output).write_text(csv_text(comparison.table), encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
         return
     click.echo(f"{scenario.meta['title_zh']} / {scenario.meta['title_en']}  (mode {req['mode']}, "
                f"{req['minutes']} min, {req['cell']} m)")
     click.echo(json.dumps(comparison.summary, ensure_ascii=False))
-    click.echo(comparison.table.to_string(index=False, na_rep="—"))
+    click.echo(frame_text(comparison.table, columns=[c for c in comparison.table.columns
+                                                     if c not in ("level", "name_en", "has_boundary")]))
 
 
 COMMANDS: list[click.Command] = [scenario_group]

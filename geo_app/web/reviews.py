@@ -20,14 +20,31 @@ from ..reviews import ReviewService, geojson_upload
 from . import maps
 from .api import compute_reach, json_response
 from .auth import actor, audit, require_role
-from .i18n import current_lang
+from .downloads import attach, timezone
+from .i18n import current_lang, text
 from .pages import context_map, page_context, registry
 
 bp = Blueprint("reviews", __name__)
 api_bp = Blueprint("reviews_api", __name__, url_prefix="/api")
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
-VERDICT_CLASS = {"suitable": "ok", "conditional": "conditional", "unsuitable": "fail"}
+VERDICT_CLASS = {"suitable": "ok", "conditional": "conditional", "unsuitable": "fail", "incomplete": "unavailable"}
+
+
+@bp.app_template_filter("localtime")
+def localtime_filter(value: Any, seconds: bool = True) -> str:
+    """A stored UTC time as local wall-clock time (``TIMEZONE``), without microseconds."""
+    from ..reports.timefmt import display_time
+
+    return display_time(value, timezone(), seconds=seconds)
+
+
+@bp.app_template_filter("isotime")
+def isotime_filter(value: Any) -> str:
+    """A stored time as ISO 8601 in ``TIMEZONE`` with its offset (for ``<time datetime>``)."""
+    from ..reports.timefmt import iso_time
+
+    return iso_time(value, timezone()) or ""
 
 
 def service() -> ReviewService:
@@ -37,10 +54,10 @@ def service() -> ReviewService:
 
 def _review_or_404(rid: str) -> dict[str, Any]:
     if not _ID.match(rid):
-        raise NotFound(f"no review with id {rid[:40]!r}", field="id")
+        raise NotFound(key="err_no_review", params={"id": rid[:40]}, field="id")
     row = service().store.get(rid)
     if row is None:
-        raise NotFound(f"no review with id {rid!r}", field="id")
+        raise NotFound(key="err_no_review", params={"id": rid}, field="id")
     return row
 
 
@@ -49,7 +66,7 @@ def _filters(args: Any) -> dict[str, Any]:
     verdict = args.get("verdict") or None
     sector = args.get("sector") or None
     if verdict is not None:
-        validate.parse_choice(verdict, "verdict", ("suitable", "conditional", "unsuitable"))
+        validate.parse_choice(verdict, "verdict", tuple(VERDICT_CLASS))
     if sector is not None:
         validate.parse_choice(sector, "sector", svc.sectors)
     return {"verdict": verdict, "sector": sector, "bbox": validate.parse_bbox(args.get("bbox"))}
@@ -62,11 +79,10 @@ def _filters(args: Any) -> dict[str, Any]:
 def api_create() -> Response:
     """Review a site and store it: 201 with ``{id, ...report}`` and a Location header."""
     if not request.is_json:
-        raise UnsupportedMediaType("body must be application/json: {geometry, project?, sector?}",
-                                   field="body")
+        raise UnsupportedMediaType(key="err_review_body_json", field="body")
     payload = request.get_json(silent=True)
     if payload is None:
-        raise ValidationError("body is not valid JSON", field="body")
+        raise ValidationError(key="err_body_not_json", field="body")
     rid, report = service().submit(payload, author=actor())
     audit("review_create", rid, verdict=report["verdict"], via="api")
     resp = json_response({"id": rid, **report}, status=201)
@@ -86,7 +102,7 @@ def delete_review(rid: str) -> None:
     from flask_login import current_user
 
     if not (current_user.can("admin") or row.get("author") == current_user.name):
-        raise Forbidden("planners may delete only their own reviews", field="id")
+        raise Forbidden(key="err_delete_own", field="id")
     service().store.delete(rid)
     audit("review_delete", rid)
 
@@ -101,17 +117,69 @@ def api_delete(rid: str) -> Response:
 
 @api_bp.get("/reviews")
 def api_list() -> Response:
-    """Stored reviews as JSON, GeoJSON (FeatureCollection) or CSV; filters verdict, sector, bbox."""
+    """Stored reviews as JSON, GeoJSON (FeatureCollection) or CSV; filters verdict, sector, bbox; paged.
+
+    ``limit`` (1–:data:`PAGE_MAX`, default :data:`PAGE_DEFAULT`) rows from ``offset`` on, newest first;
+    ``next`` (and a ``Link: rel="next"`` header) is the relative URL of the next page, null on the last.
+    """
     fmt = validate.parse_choice(request.args.get("format", "json"), "format", ("json", "geojson", "csv"))
+    limit = validate.parse_int(request.args.get("limit", PAGE_DEFAULT), "limit", lo=1, hi=PAGE_MAX)
+    offset = validate.parse_int(request.args.get("offset", 0), "offset", lo=0, hi=10**12)
     store = service().store
-    rows = store.list(**_filters(request.args))
+    rows = store.list(**_filters(request.args), limit=limit + 1, offset=offset)
+    more, rows = len(rows) > limit, rows[:limit]
+    nxt = _page_url(offset + limit) if more else None
+    page = {"count": len(rows), "limit": limit, "offset": offset, "next": nxt}
     if fmt == "geojson":
-        return json_response(store.to_geojson(rows), mimetype="application/geo+json")
-    if fmt == "csv":
-        resp = Response(store.to_csv(rows), mimetype="text/csv")
-        resp.headers["Content-Disposition"] = "attachment; filename=reviews.csv"
-        return resp
-    return json_response({"reviews": rows, "count": len(rows)})
+        resp = json_response({**store.to_geojson(rows, tz=timezone()), **page}, mimetype="application/geo+json")
+        resp = _attach_list(resp, "geojson")
+    elif fmt == "csv":
+        from ..reports.tables import BOM
+
+        resp = _attach_list(Response(BOM + store.to_csv(rows, tz=timezone()), mimetype="text/csv"), "csv")
+    else:
+        resp = json_response({"reviews": rows, **page})
+    if nxt is not None:
+        resp.headers["Link"] = f'<{nxt}>; rel="next"'
+    return resp
+
+
+#: Default and largest page of ``GET /api/reviews``.
+PAGE_DEFAULT, PAGE_MAX = 100, 1000
+
+
+def _page_url(offset: int) -> str:
+    """The relative URL of this request with ``offset`` replaced (no host: the Host header is the client's)."""
+    from urllib.parse import urlencode
+
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"] + [("offset", str(offset))]
+    return f"{request.path}?{urlencode(args)}"
+
+
+def _attach_list(resp: Response, ext: str) -> Response:
+    """Name a review export after what it holds (filters) and when: ``选址评估_医药健康_20250501-1803.csv``."""
+    from ..i18n import translate_value
+
+    lang = current_lang()
+    verdict, sector = request.args.get("verdict") or None, request.args.get("sector") or None
+    parts = [text("nav_reviews", lang), verdict and translate_value(verdict, lang),
+             sector and translate_value(sector, lang)]
+    return attach(resp, parts, ext, fallback=["siting-reviews", verdict])
+
+
+@bp.get("/reviews/<rid>.pdf")
+def review_pdf(rid: str) -> Response:
+    """The review as an A4 PDF (static map, findings, verdict, data and rules versions), as a download."""
+    from ..reports.review import review_report_pdf
+
+    lang = current_lang()
+    row = _review_or_404(rid)
+    pdf = review_report_pdf(row, registry(), current_app.extensions["geo_app"]["graph"](), lang=lang,
+                            tz=timezone())
+    resp = Response(pdf, mimetype="application/pdf")
+    project = row.get("project") or row["report"].get("project")
+    return attach(resp, [text("report_siting_review", lang), project, rid[:8]], "pdf",
+                  fallback=["siting-review", rid[:8]], when=row.get("created_at"))
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -121,12 +189,12 @@ def _form_payload(form: Any, files: Any) -> dict[str, Any]:
     upload = files.get("geometry_file")
     if upload is not None and upload.filename:
         if not upload.filename.lower().endswith((".geojson", ".json")):
-            raise UnsupportedMediaType("geometry_file must be a .geojson file", field="geometry_file")
+            raise UnsupportedMediaType(key="err_geometry_file_ext", field="geometry_file")
         geometry = geojson_upload(upload.read())
     else:
         for key in ("lon", "lat"):
             if not form.get(key):
-                raise ValidationError(f"{key} is required: click the map, type lon/lat or upload GeoJSON",
+                raise ValidationError(key="err_site_required", params={"key": key},
                                       field=key)
         lon = validate.parse_float(form["lon"], "lon")
         lat = validate.parse_float(form["lat"], "lat")
@@ -135,21 +203,35 @@ def _form_payload(form: Any, files: Any) -> dict[str, Any]:
     return {"geometry": geometry, "project": project, "sector": form.get("sector") or None}
 
 
-def _form_page(lang: str, *, error: GeoAppError | None = None, values: Any = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _form_page(lang: str, *, error: GeoAppError | None = None, values: Any = None, status: int = 200,  # type: ignore[no-untyped-def]
+               can_submit: bool = True):
     reg = registry()
     m = context_map(reg, lang)
     parts = maps.render_parts(m, reg.attributions())
     svc = service()
     body = render_template("review_new.html", map=parts, projects=svc.projects(), sectors=svc.sectors,
-                           error=error, values=values or {}, **page_context(lang))
+                           error=error, values=values or {}, can_submit=can_submit, **page_context(lang))
     return body, status
 
 
-@bp.get("/reviews/new")
 @require_role("planner")
-def new_review():  # type: ignore[no-untyped-def]
-    """The submission form: pick or name a project, place the site by click, lon/lat or upload."""
+def _new_review_form():  # type: ignore[no-untyped-def]
     return _form_page(current_lang())
+
+
+@bp.get("/reviews/new")
+def new_review():  # type: ignore[no-untyped-def]
+    """The submission form: pick or name a project, place the site by click, lon/lat or upload.
+
+    An anonymous visitor, or a user whose role cannot submit, sees a login prompt instead of a
+    form that would fail on submit (a pending password change still answers 403).
+    """
+    from flask_login import current_user
+
+    pending = current_user.is_authenticated and current_user.user.must_change
+    if not pending and not (current_user.is_authenticated and current_user.can("planner")):
+        return _form_page(current_lang(), can_submit=False)
+    return _new_review_form()
 
 
 @bp.post("/reviews")
@@ -178,7 +260,7 @@ def _report_map(row: dict[str, Any], lang: str) -> dict[str, str]:
                                 "minutes": 120, "cell": 250})
     band = isochrones(surface, [120])
     band["geometry"] = band.geometry.intersection(reg.frame("boundary").geometry.union_all())
-    maps.add_bands(m, band, name="2小时通达范围（最优方式）" if lang == "zh" else "2-hour band (best mode)",
+    maps.add_bands(m, band, name=text("report_layer_band", lang),
                    show=True)
     report = row["report"]
     lonlat = (report["site"]["lon"], report["site"]["lat"])
@@ -186,14 +268,14 @@ def _report_map(row: dict[str, Any], lang: str) -> dict[str, str]:
                  resolve_place("changchun", reg.frame("places")), mode="best")
     if path.get("geometry") is not None:
         folium.PolyLine([(y, x) for x, y in path["geometry"].coords], color="#8e44ad", weight=4,
-                        dash_array="6 6", tooltip="至长春路线" if lang == "zh" else "route to Changchun").add_to(m)
+                        dash_array="6 6", tooltip=text("report_route", lang)).add_to(m)
     _add_named_parks(m, report, lang)
     for f in report["findings"]:
         d = f.get("detail") or {}
         if f["key"] in ("station", "logistics_hub") and d.get("lon") is not None:
             folium.CircleMarker([d["lat"], d["lon"]], radius=8, color="#000", fill=True, fill_color="#f1c40f",
                                 fill_opacity=1, tooltip=html.escape(str(f.get("value") or ""))).add_to(m)
-    folium.GeoJson(row["geometry"], name="site", style_function=lambda _f: {
+    folium.GeoJson(row["geometry"], name=text("report_layer_site", lang), style_function=lambda _f: {
         "color": "#c0392b", "weight": 3, "fillOpacity": 0.2},
         marker=folium.CircleMarker(radius=9, color="#c0392b", fill=True, fill_color="#fff", fill_opacity=1)
     ).add_to(m)
@@ -239,4 +321,5 @@ def list_reviews():  # type: ignore[no-untyped-def]
     filters = _filters(request.args)
     rows = service().store.list(**filters)
     return render_template("reviews_list.html", rows=rows, filters=filters, sectors=service().sectors,
+                           verdicts=tuple(VERDICT_CLASS),
                            verdict_class=VERDICT_CLASS, **page_context(lang))

@@ -100,6 +100,33 @@ function initDataPage(map, opts) {
   }
 
   // ---- upload -> report -> apply --------------------------------------------------
+  // The uploaded features on a small map (over the county boundary) before "apply"; no tiles.
+  var previewBox = document.getElementById("import-preview"), previewMap = null, previewLayer = null;
+  function showPreview(fc) {
+    if (!previewBox) { return; }
+    var empty = !fc || !fc.features || !fc.features.length;
+    previewBox.hidden = empty;
+    if (empty) { return; }
+    if (!previewMap) {
+      previewMap = L.map(previewBox, {attributionControl: false, zoomControl: true});
+      fetch("/api/layers/boundary", {credentials: "same-origin"}).then(function (r) { return r.json(); })
+        .then(function (b) { L.geoJSON(b, {interactive: false, style: {color: "#c0392b", weight: 2, fill: false}})
+          .addTo(previewMap); }).catch(function () {});
+    }
+    if (previewLayer) { previewMap.removeLayer(previewLayer); }
+    previewLayer = L.geoJSON(fc, {
+      style: {color: "#1f618d", weight: 2, fillOpacity: 0.25},
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 5, color: "#1f618d", fillOpacity: 0.8}); },
+      onEachFeature: function (f, l) {
+        if (!f.properties || !f.properties.name) { return; }
+        var tip = document.createElement("span");
+        tip.textContent = String(f.properties.name);  /* a name from the file: text, never HTML */
+        l.bindTooltip(tip);
+      }
+    }).addTo(previewMap);
+    previewMap.invalidateSize();
+    previewMap.fitBounds(previewLayer.getBounds(), {padding: [10, 10], maxZoom: 13});
+  }
   var form = document.getElementById("upload-form");
   var report = document.getElementById("import-report");
   var applyBox = document.getElementById("apply-box");
@@ -114,12 +141,14 @@ function initDataPage(map, opts) {
       .then(readAnswer).then(function (res) {
         if (!res.ok) {
           report.hidden = true;
+          showPreview(null);
           setStatus(errorText(res), true);
           if (window.offerSourceLayers) { window.offerSourceLayers(res); }  /* several layers: data.html */
           return;
         }
         report.textContent = res.body.text;
         report.hidden = false;
+        showPreview(res.body.preview);
         uploadToken = res.body.token;
         applyBox.hidden = !res.body.ok;
         setStatus(res.body.ok ? dataText("checks_passed") : dataText("blocked"), !res.body.ok);
@@ -138,8 +167,14 @@ function initDataPage(map, opts) {
   });
 
   // ---- undo -------------------------------------------------------------------------
-  document.getElementById("undo-button").addEventListener("click", function () {
-    var layer = document.getElementById("undo-layer").value;
+  // Only layers with a change to undo are offered (none: no button); the reader confirms first.
+  var undoButton = document.getElementById("undo-button");
+  if (undoButton) undoButton.addEventListener("click", function () {
+    var select = document.getElementById("undo-layer");
+    var layer = select.value, option = select.options[select.selectedIndex];
+    var ask = dataText("undo_confirm", {layer: option.getAttribute("data-title") || layer,
+                                        change: option.getAttribute("data-change") || ""});
+    if (!window.confirm(ask)) { return; }
     postJSON("/data/undo", {layer: layer}).then(function (res) {
       if (!res.ok) { setStatus(errorText(res), true); return; }
       addHistory(res.body.entry, layers);
