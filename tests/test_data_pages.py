@@ -71,7 +71,7 @@ def test_upload_report_then_apply(app, editor, tmp_path):
     assert r.status_code == 200, r.get_json()
     towns = editor.get("/api/layers/towns").get_json()["features"]
     drawn = [f for f in towns if f["geometry"]]
-    assert len(drawn) == 4 and all(f["properties"]["geometry_quality"] == "surveyed (imported)" for f in drawn)
+    assert len(drawn) == 4 and all(f["properties"]["geometry_quality"] == "imported (bureau data)" for f in drawn)
     r = post(editor, "/data/apply", json={"token": body["token"]})
     assert r.status_code == 404  # a token is used once
 
@@ -268,12 +268,12 @@ def test_quality_notice_follows_the_imported_data(tmp_path):
         if f["properties"]["name_zh"] == "红梅镇":  # a synthetic square around the GeoNames point
             f["geometry"] = {"type": "Polygon", "coordinates": [[[125.58, 42.40], [125.61, 42.40], [125.61, 42.43],
                                                                  [125.58, 42.43], [125.58, 42.40]]]}
-            f["properties"]["geometry_quality"] = "surveyed (imported)"
+            f["properties"]["geometry_quality"] = "imported (bureau data)"
     (data / "towns.geojson").write_text(json.dumps(towns, ensure_ascii=False), encoding="utf-8")
     app = create_app({"TESTING": True, "DATA_DIR": data, "INSTANCE": tmp_path / "i"})
     reg = app.extensions["geo_app"]["layers"]
-    assert reg.summary("towns")["quality"] == "surveyed (imported) (1 of 25)"
+    assert reg.summary("towns")["quality"] == "imported (bureau data) (1 of 25)"
     html = app.test_client().get("/").get_data(as_text=True)
     from geo_app.i18n import text, translate_value
 
-    assert translate_value("surveyed (imported) (1 of 25)", "zh") in html and text("overview_replaced", "zh") in html
+    assert translate_value("imported (bureau data) (1 of 25)", "zh") in html and text("overview_replaced", "zh") in html

@@ -98,7 +98,7 @@ def test_data_values_statuses_and_rules_are_translated():
     rule = "≤120 min ok (plan 2-hour goal); ≤150 conditional; beyond fail (assumption)"
     assert translate_value(rule, "zh") == "≤120 分钟通过（规划的2小时目标）；≤150 分钟有条件；超出为不通过（假设）"
     assert "data/boundary.geojson" not in translate_value("site within data/boundary.geojson (梅河口市)", "en")
-    assert translate_value("surveyed (imported) (3 of 25)", "zh") == "测绘（本单位导入）（3 / 25 有几何）"
+    assert translate_value("surveyed (imported) (3 of 25)", "zh") == "导入数据（3 / 25 有几何）"
     assert translate_value("a name 梅河口", "zh") == "a name 梅河口"  # free text stays as it is
     assert Message("err_geom_invalid", field="g", reason=Value("Self-intersection[1 2]")).render("zh") == \
         "几何无效：自相交 [1 2]"

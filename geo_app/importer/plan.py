@@ -20,7 +20,8 @@ from .matching import NAME_FIELDS, _clean, _pick_field, match_towns, name_key
 from .sources import Source
 
 #: Geometry quality given to imported or drawn features.
-IMPORTED = "surveyed (imported)"
+#: The quality of an imported layer: the bureau's own data (导入数据), not a survey we can vouch for.
+IMPORTED = "imported (bureau data)"
 DRAWN = "drawn on /data"
 #: Layers whose features are a fixed list (the plan's parks and hubs): imports and drawings
 #: fill in the geometry of the listed feature with the same name instead of adding one.
