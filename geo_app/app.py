@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -16,15 +17,17 @@ from .errors import register_error_handlers
 from .layers import LayerRegistry
 from .reviews import ReviewService
 from .storage import UserStore, open_store
+from .storage.sqlite_files import secure_folder
 
 
 def _secret_key(instance: Path) -> str:
     """Read the instance's secret key, creating it on first start (survives restarts)."""
-    instance.mkdir(parents=True, exist_ok=True)
+    secure_folder(instance)  # 0700: the secret key, the stores and uploads live here
     path = instance / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32), encoding="utf-8")
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_hex(32))
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -38,10 +41,23 @@ def _lazy_graph(app: Flask) -> Callable[[], Any]:
             if "graph" not in box:
                 from .network.graph import load_graph
 
-                box["graph"] = load_graph(app.config)
+                graph = load_graph(app.config)
+                # Grid snaps and node times of this graph and of every scenario graph share this bound.
+                graph.cache.configure(max_bytes=int(app.config.get("GRAPH_CACHE_MB", 64)) * 2**20)
+                box["graph"] = graph
             return box["graph"]
 
     return get
+
+
+def _recover_data(app: Flask) -> None:
+    """Finish or undo data changes a killed process left (journal), and their audit entries; remove temporaries."""
+    from .importer.write import recover_data
+
+    for change in recover_data(app.config["DATA_DIR"]):
+        record = change["extra"].get("audit")
+        if change["done"] and record:
+            app.extensions["geo_app"]["users"].audit_change(record, change["entry"]["id"])
 
 
 def _security_headers(app: Flask) -> None:
@@ -63,6 +79,28 @@ def _security_headers(app: Flask) -> None:
         resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         return resp
+
+
+def _register_web(app: Flask) -> None:
+    """Blueprints, the request boundary, CSRF, login, error handlers, headers and the request limits."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from .web import api, assets, auth, boundary, data_pages, limits, openapi, pages, reviews, scenarios, tiles
+
+    boundary.init_boundary(app)  # first: every request value is checked before CSRF, login or a view
+    csrf = CSRFProtect(app)
+    auth.init_auth(app)
+    for module in (assets, auth, pages, api, openapi, reviews, data_pages, scenarios, tiles):
+        app.register_blueprint(module.bp)
+    # JSON APIs are not reachable by a cross-site HTML form: their POSTs require a JSON body
+    # (a content type a form cannot send without a CORS preflight, which this app never grants).
+    csrf.exempt(api.bp)
+    csrf.exempt(reviews.api_bp)
+    csrf.exempt(data_pages.save_feature)
+    app.register_blueprint(reviews.api_bp)
+    register_error_handlers(app)
+    _security_headers(app)
+    limits.install(app)  # last, so its body limit runs ahead of every other check (SECURITY.md, Resources)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -93,33 +131,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    registry = LayerRegistry(app.config["LAYERS_DIR"], app.config["DATA_DIR"], app.config["REFERENCE_DATA"])
+    registry = LayerRegistry(app.config["LAYERS_DIR"], app.config["DATA_DIR"], app.config["REFERENCE_DATA"],
+                             app.config.get("CACHE_DIR"))
     graph = _lazy_graph(app)
     store = open_store(app.config)
     service = ReviewService(layers=registry, graph=graph, store=store, data_dir=app.config["DATA_DIR"],
                             dem_path=app.config.get("DEM"))
     app.extensions["geo_app"] = {"layers": registry, "graph": graph, "store": store, "reviews": service,
-                                 "users": UserStore(instance / "users.sqlite3")}
+                                 "users": UserStore(instance / "users.sqlite3",
+                                                   timeout=float(app.config.get("STORE_TIMEOUT_S") or 10.0))}
+    _recover_data(app)
     if app.config.get("PUBLIC_READ") is None:
         app.config["PUBLIC_READ"] = True
         app.config["PUBLIC_READ_FROM_HOST"] = True  # `geo-app serve` decides from the bind address
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(
         app.config.get("SECURE_COOKIES"))
 
-    from flask_wtf.csrf import CSRFProtect
-
-    from .web import api, assets, auth, data_pages, openapi, pages, reviews, scenarios
-
-    csrf = CSRFProtect(app)
-    auth.init_auth(app)
-    for module in (assets, auth, pages, api, openapi, reviews, data_pages, scenarios):
-        app.register_blueprint(module.bp)
-    # JSON APIs are not reachable by a cross-site HTML form: their POSTs require a JSON body
-    # (a content type a form cannot send without a CORS preflight, which this app never grants).
-    csrf.exempt(api.bp)
-    csrf.exempt(reviews.api_bp)
-    csrf.exempt(data_pages.save_feature)
-    app.register_blueprint(reviews.api_bp)
-    register_error_handlers(app)
-    _security_headers(app)
+    _register_web(app)
     return app

@@ -20,9 +20,15 @@ import geopandas as gpd
 import pandas as pd
 
 from .errors import DataFileError, NotFound
+from .network.cache import GraphCache
 
+#: Bounds of the cache of serialised layer answers (``GET /api/layers/<name>?limit=``).
+BODY_CACHE_ENTRIES = 64
+BODY_CACHE_BYTES = 32 * 2**20
 REQUIRED = ("name", "title_zh", "title_en", "file", "geometry", "z", "quality", "attribution")
 GEOMETRY_KINDS = ("polygon", "line", "point", "none")
+#: Layers computed from their file: ``rail_tracks`` = the lines routed on the VMAP0 tracks (network.tracks).
+DERIVED = ("rail_tracks",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class LayerSpec:
     notice_zh: str = ""
     notice_en: str = ""
     label_field: str = "name_zh"
+    derive: str = ""
     show: bool = True
     spec_path: str = ""
 
@@ -82,6 +89,8 @@ def read_spec(path: Path) -> LayerSpec:
     missing = [k for k in REQUIRED if k not in raw]
     if missing:
         raise DataFileError(f"layer spec {path}: missing keys {missing}")
+    if raw.get("derive", "") not in ("", *DERIVED):
+        raise DataFileError(f"layer spec {path}: derive must be one of {DERIVED}")
     if raw["geometry"] not in GEOMETRY_KINDS:
         raise DataFileError(f"layer spec {path}: geometry must be one of {GEOMETRY_KINDS}")
     known = set(LayerSpec.__dataclass_fields__) - {"spec_path"}
@@ -112,12 +121,16 @@ class LayerRegistry:
         repository root, so ``data/x.geojson`` works).
     reference_dir
         The data pack folder for ``ref:`` files.
+    cache_dir
+        ``CACHE_DIR``: where layers derived from use-in-place files (``derive``) are cached.
     """
 
-    def __init__(self, layers_dir: Path, data_dir: Path, reference_dir: Path) -> None:
+    def __init__(self, layers_dir: Path, data_dir: Path, reference_dir: Path,
+                 cache_dir: Path | None = None) -> None:
         self.layers_dir = Path(layers_dir)
         self.data_dir = Path(data_dir)
         self.reference_dir = Path(reference_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         paths = sorted(self.layers_dir.glob("*.toml"))
         if not paths:
             raise DataFileError(f"no layer specs in {self.layers_dir}")
@@ -125,7 +138,8 @@ class LayerRegistry:
         self.specs: dict[str, LayerSpec] = {s.name: s for s in sorted(specs, key=lambda s: s.z)}
         self._cache: dict[str, gpd.GeoDataFrame] = {}
         self._signatures: dict[str, tuple[int, int, int] | None] = {}
-        self._bodies: dict[tuple[str, int], bytes] = {}
+        # Serialised layer answers by (name, limit): bounded, since ``limit`` comes from the request.
+        self._bodies = GraphCache(max_bytes=BODY_CACHE_BYTES, max_entries=BODY_CACHE_ENTRIES)
         self._lock = threading.Lock()
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -165,8 +179,7 @@ class LayerRegistry:
         if name not in self._cache or self._signatures.get(name) != signature:
             self._cache[name] = self._read(self.spec(name))
             self._signatures[name] = signature
-            for key in [k for k in self._bodies if k[0] == name]:
-                del self._bodies[key]
+            self._bodies.discard(lambda k: k[0] == name)
         return self._cache[name]
 
     def load_all(self) -> None:
@@ -184,6 +197,9 @@ class LayerRegistry:
     def cached_body(self, name: str, limit: int, build: Any) -> bytes:
         """Return the serialised full-layer response for ``(name, limit)``, building it once.
 
+        At most :data:`BODY_CACHE_ENTRIES` answers of :data:`BODY_CACHE_BYTES` bytes in all are kept
+        (least recently used dropped first).
+
         Parameters
         ----------
         name, limit
@@ -200,7 +216,7 @@ class LayerRegistry:
             hit = build()
             with self._lock:
                 if self._signatures.get(name) == signature:  # not replaced while we built it
-                    self._bodies[key] = hit
+                    self._bodies.put(key, hit, len(hit))
         return hit
 
     def _read(self, spec: LayerSpec) -> gpd.GeoDataFrame:
@@ -225,7 +241,17 @@ class LayerRegistry:
             raise DataFileError(f"layer {spec.name}: cannot read {path}: {exc}") from exc
         for key, value in spec.filter.items():
             gdf = gdf[gdf[key] == value]
+        if spec.derive:
+            gdf = self._derived(gdf)
         return gdf.reset_index(drop=True)
+
+    def _derived(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """The rail lines on their alignment along the VMAP0 tracks (cached under ``cache_dir``)."""
+        from .network.roads import load_model
+        from .network.tracks import load_routed, routed_frame
+
+        params = load_model(self.data_dir / "routes" / "model.toml")
+        return routed_frame(gdf, load_routed(self.reference_dir, params, self.cache_dir))
 
     def quality(self, name: str) -> str:
         """The layer's quality as the data now say it.

@@ -29,7 +29,7 @@ ALLOWED_LATIN = {
     "CC", "BY", "Amap", "MIT", "WTFPL", "JTG", "B01", "HSR", "km", "km²", "mi", "min", "ID", "auto", "wgs84",
     "gcj02", "bd09", "prj", "zip", "shp", "cpg", "geojson", "json", "gpkg", "NaN", "Infinity", "Leaflet", "CSRF",
     "G1", "G12", "G25", "G202", "G303", "G1112", "NNNN", "changchun", "HTTP", "MB", "UTF-8", "WGS84", "GCJ-02",
-    "BD-09", "CGCS2000",
+    "BD-09", "CGCS2000", "VMAP0",
 }
 #: The test's users (their names are names), and what the test types into forms.
 USERS = {"zhangwei": "planner", "liqiang": "editor", "wangfang": "admin", "chenjing": "planner"}

@@ -24,7 +24,7 @@ def test_review_by_clicking_the_map(app, live_server, recording_page):
     page.click("#submit-review")
     page.wait_for_selector("#verdict")
     verdict = page.inner_text("#verdict")
-    assert any(v in verdict for v in ("适宜", "有条件", "不适宜"))
+    assert any(v in verdict for v in ("适宜", "有条件", "不适宜", "待补充数据"))  # shipped data: no towns, no DEM
     assert page.locator("#findings tr").count() > 10
     recording_page.screenshot("review_report")
     url = page.url

@@ -50,7 +50,10 @@ def test_rail_lines_carry_the_three_plan_lines(app):
     names = " ".join(lines.line_zh)
     for line in ("沈吉", "四梅", "梅集"):
         assert line in names
-    assert set(lines.quality) == {"schematic"}
+    # routed on the VMAP0 tracks where possible (issue #17 §4); the high-speed lines stay schematic
+    assert set(lines.quality) == {"surveyed (VMAP0 1:1M)", "schematic"}
+    assert set(lines[lines.kind == "high_speed"].quality) == {"schematic"}
+    assert set(lines[lines.line_zh == "四梅铁路"].quality) == {"surveyed (VMAP0 1:1M)"}
 
 
 def test_rail_is_read_in_place_not_copied(app):

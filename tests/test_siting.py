@@ -81,6 +81,17 @@ def with_parks(shipped) -> dict:
 
 
 @pytest.fixture(scope="module")
+def complete(with_parks) -> dict:
+    """Every deciding layer loaded: the fixture parks and a SYNTHETIC township outline around the test points."""
+    layers = dict(with_parks)
+    towns = with_parks["towns"]
+    geoms = [None] * len(towns)
+    geoms[0] = box(125.60, 42.45, 125.75, 42.60)  # synthetic outline for 新华街道
+    layers["towns"] = gpd.GeoDataFrame(towns.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
+    return layers
+
+
+@pytest.fixture(scope="module")
 def rules() -> dict:
     return load_rules()
 
@@ -167,8 +178,9 @@ def test_shipped_data_inside_county(shipped, rules):
     assert f["centre_best"]["value"] == 10.0
     assert f["station"]["detail"]["straight_km"] < 5 and f["station"]["detail"]["minutes_car"] == 10.0
     assert f["rail_line_distance"]["unit"] == "m" and f["rail_line_distance"]["value"] >= 0
-    # unavailable findings are caveats, not failures
-    assert rep["verdict"] == "suitable"
+    # unavailable findings are caveats, not failures; deciding ones make the verdict incomplete (#17 §3)
+    assert rep["verdict"] == "incomplete" and rep["verdict_zh"] == "待补充数据"
+    assert [m["key"] for m in rep["missing_data"]] == ["towns", "dem", "parks"]
     assert {c["key"] for c in rep["caveats"]} >= {"township", "park", "logistics_hub", "elevation",
                                                    "sector_fit"}
 
@@ -191,9 +203,9 @@ def test_outside_county_is_unsuitable(shipped, rules):
     (151.0, "unsuitable", "fail"),
     (math.inf, "unsuitable", "fail"),
 ])
-def test_changchun_thresholds(shipped, rules, best, verdict, status):
+def test_changchun_thresholds(tmp_path, complete, rules, best, verdict, status):
     g = FakeGraph({"car": best, "rail": math.inf, "best": best})
-    rep = run(IN_COUNTY_NO_PARK, shipped, rules, graph=g)
+    rep = run(IN_PHARMA_PARK, complete, rules, graph=g, dem_path=dem_plane(tmp_path, 0.0, at=IN_PHARMA_PARK))
     f = by_key(rep)
     assert f["changchun_best"]["status"] == status
     assert f["changchun_car"]["status"] == "info" and f["changchun_rail"]["status"] == "info"
@@ -203,16 +215,19 @@ def test_changchun_thresholds(shipped, rules, best, verdict, status):
         assert any(r["key"] == "changchun_best" for r in rep["reasons"])
 
 
-def test_no_network_and_no_graph(shipped, rules):
-    rep = run(IN_COUNTY_NO_PARK, shipped, rules, graph=FakeGraph(no_network=True))
+def test_no_network_and_no_graph(tmp_path, complete, rules):
+    dem = dem_plane(tmp_path, 0.0, at=IN_PHARMA_PARK)
+    rep = run(IN_PHARMA_PARK, complete, rules, graph=FakeGraph(no_network=True), dem_path=dem)
     f = by_key(rep)
     assert f["changchun_best"]["status"] == "conditional" and "no road within" in f["changchun_best"]["note_en"]
     assert rep["verdict"] == "conditional"
-    rep = review_site(IN_COUNTY_NO_PARK, project=None, sector=None, layers=shipped, graph=None, rules=rules,
-                      dem_path=None, changchun=CHANGCHUN, centre=CENTRE)
+    rep = review_site(IN_PHARMA_PARK, project=None, sector=None, layers=complete, graph=None, rules=rules,
+                      dem_path=dem, changchun=CHANGCHUN, centre=CENTRE)
     f = by_key(rep)
     assert f["changchun_best"]["status"] == "unavailable" and f["changchun_best"]["value"] is None
-    assert rep["verdict"] == "suitable" and any(c["key"] == "changchun_best" for c in rep["caveats"])
+    # no travel time to judge the 2-hour goal: incomplete (it was "suitable" with a caveat before #17 §3)
+    assert rep["verdict"] == "incomplete" and any(c["key"] == "changchun_best" for c in rep["caveats"])
+    assert [m["key"] for m in rep["missing_data"]] == ["network"]
     assert f["sector_fit"]["status"] == "info"
 
 
@@ -248,8 +263,8 @@ def test_logistics_sector_judged_on_rail_and_road(shipped, rules):
 
 
 # -- parks (synthetic fixture) -----------------------------------------------------------------
-def test_pharma_site_in_fixture_park_fits(with_parks, rules):
-    rep = run(IN_PHARMA_PARK, with_parks, rules, sector="医药健康")
+def test_pharma_site_in_fixture_park_fits(tmp_path, complete, rules):
+    rep = run(IN_PHARMA_PARK, complete, rules, sector="医药健康", dem_path=dem_plane(tmp_path, 0.0, at=IN_PHARMA_PARK))
     f = by_key(rep)
     # nested synthetic parks: the specific pharma park first, then 梅河口高新区 around it
     assert f["park"]["value"] == "梅河口高新区医药健康产业园、梅河口高新区"
@@ -260,8 +275,8 @@ def test_pharma_site_in_fixture_park_fits(with_parks, rules):
     assert rep["verdict"] == "suitable"
 
 
-def test_sector_mismatch_is_conditional(with_parks, rules):
-    rep = run(IN_EQUIP_PARK, with_parks, rules, sector="医药健康")
+def test_sector_mismatch_is_conditional(tmp_path, complete, rules):
+    rep = run(IN_EQUIP_PARK, complete, rules, sector="医药健康", dem_path=dem_plane(tmp_path, 0.0, at=IN_EQUIP_PARK))
     f = by_key(rep)
     assert f["park"]["value"] == "梅河口装备制造产业园"
     assert f["sector_fit"]["status"] == "conditional" and f["sector_fit"]["value"] == "mismatch"
@@ -303,9 +318,9 @@ def test_township_with_fixture_boundaries(shipped, rules):
 
 
 # -- DEM -----------------------------------------------------------------------------------
-def dem_plane(tmp_path, grad: float) -> Path:
+def dem_plane(tmp_path, grad: float, at: Point = IN_COUNTY_NO_PARK) -> Path:
     to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True)
-    x, y = to_utm.transform(*IN_COUNTY_NO_PARK.coords[0])
+    x, y = to_utm.transform(*at.coords[0])
     x0, y0 = x - 505.0, y + 505.0
     east = (np.arange(101) + 0.5) * 10.0
     z = np.repeat((300.0 + grad * east)[np.newaxis, :], 101, axis=0)
@@ -314,8 +329,8 @@ def dem_plane(tmp_path, grad: float) -> Path:
 
 @pytest.mark.parametrize(("grad", "status", "verdict"), [(0.1, "ok", "suitable"), (0.2, "conditional", "conditional"),
                                                          (0.3, "fail", "unsuitable")])
-def test_dem_slope_rules(tmp_path, shipped, rules, grad, status, verdict):
-    rep = run(IN_COUNTY_NO_PARK, shipped, rules, dem_path=dem_plane(tmp_path, grad))
+def test_dem_slope_rules(tmp_path, complete, rules, grad, status, verdict):
+    rep = run(IN_PHARMA_PARK, complete, rules, dem_path=dem_plane(tmp_path, grad, at=IN_PHARMA_PARK))
     f = by_key(rep)
     assert f["slope"]["value"] == pytest.approx(grad * 100, abs=0.05)
     assert f["slope"]["status"] == status
@@ -328,14 +343,16 @@ def test_dem_sector_specific_limit(tmp_path, shipped, rules):
     assert by_key(rep)["slope"]["status"] == "ok"
 
 
-def test_dem_missing_or_corrupt_is_a_caveat(tmp_path, shipped, rules):
+def test_dem_missing_or_corrupt_is_a_caveat(tmp_path, complete, rules):
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"garbage")
     for path in (bad, tmp_path / "missing.tif"):
-        rep = run(IN_COUNTY_NO_PARK, shipped, rules, dem_path=path)
+        rep = run(IN_PHARMA_PARK, complete, rules, dem_path=path)
         f = by_key(rep)
         assert f["slope"]["status"] == "unavailable" and f["elevation"]["value"] is None
-        assert rep["verdict"] == "suitable"
+        assert any(c["key"] == "slope" for c in rep["caveats"])
+        # the slope decides: without a usable DEM the verdict waits for one (was "suitable" before #17 §3)
+        assert rep["verdict"] == "incomplete" and [m["key"] for m in rep["missing_data"]] == ["dem"]
 
 
 def test_json_safe_with_nan_everywhere(tmp_path, shipped, rules):

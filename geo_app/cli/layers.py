@@ -24,9 +24,10 @@ def layers_cmd() -> None:
     except GeoAppError as exc:
         click.echo(f"geo-app: {exc.message}", err=True)
         sys.exit(3)
-    click.echo(f"{'layer':<16}{'features':>9}{'w/ geom':>9}  {'quality':<22}title")
+    width = max([22, *(len(r["quality"]) + 2 for r in rows)])
+    click.echo(f"{'layer':<16}{'features':>9}{'w/ geom':>9}  {'quality':<{width}}title")
     for r in rows:
-        click.echo(f"{r['name']:<16}{r['features']:>9}{r['with_geometry']:>9}  {r['quality']:<22}"
+        click.echo(f"{r['name']:<16}{r['features']:>9}{r['with_geometry']:>9}  {r['quality']:<{width}}"
                    f"{r['title_zh']} / {r['title_en']}")
 
 

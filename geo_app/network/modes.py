@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 
 from .csr import KINDS, EdgeGroup, ModeGraph, combine
+from .origin import GraphOrigin, file_stamp
 from .rail import RailNetwork, build_rail_network, read_services
-from .roads import RoadNetwork, load_model, load_road_network, to_metric, value
+from .roads import RoadNetwork, load_model, load_road_network, network_file, to_metric, value
 from .snapping import nearest_within
+from .tracks import FORMAT as TRACKS_FORMAT
 from .travel import TravelGraph
 
 #: The edge groups of ``car`` and ``best`` (``rail`` holds ride and transfer edges).
@@ -27,16 +29,16 @@ _CAR = ("road", "access")
 _BEST = ("road", "access", "board", "alight", "rail")
 
 
-def _station_access(road_xy: np.ndarray, station_xy: np.ndarray,
-                    params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Access links between each station forecourt and its k nearest road nodes.
+def _station_access(road_xy: np.ndarray, station_xy: np.ndarray, params: Mapping[str, Any],
+                    k: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Access links between each station forecourt and its k nearest road nodes (model.toml ``access.k``).
 
     Returns
     -------
     tuple
         ``(station, road_node, length_m, time_s)``, one entry per link (used both ways).
     """
-    s, node, dist = nearest_within(station_xy, road_xy, value(params, "access", "k"),
+    s, node, dist = nearest_within(station_xy, road_xy, value(params, "access", "k") if k is None else k,
                                    float(value(params, "access", "limit_m")))
     length = dist * value(params, "access", "circuity")
     t = length / (value(params, "access", "speed_kmh") / 3.6)
@@ -48,15 +50,16 @@ def _rail_cached(reference_dir: Path, services_csv: Path, params: Mapping[str, A
     """Build the rail network, caching the derived arrays in ``cache_dir`` (never in the repo)."""
     if cache_dir is None:
         return build_rail_network(reference_dir, services_csv, params)
-    h = hashlib.sha256(repr(sorted(params.get("rail", {}).items())).encode())
-    for p in (reference_dir / "rail" / "lines.geojson", reference_dir / "rail" / "stations.geojson", services_csv):
+    h = hashlib.sha256(repr(sorted(params.get("rail", {}).items())).encode() + f"tracks{TRACKS_FORMAT}".encode())
+    for p in (reference_dir / "rail" / "lines.geojson", reference_dir / "rail" / "stations.geojson", services_csv,
+              reference_dir / "rail" / "tracks_vmap0.geojson"):
         if p.exists():
             h.update(p.read_bytes())
     path = Path(cache_dir) / f"rail-{h.hexdigest()[:16]}.pkl"
     if path.exists():
         with open(path, "rb") as fh:
             return pickle.load(fh)  # noqa: S301 - our own cache file
-    rail = build_rail_network(reference_dir, services_csv, params)
+    rail = build_rail_network(reference_dir, services_csv, params, cache_dir=Path(cache_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         pickle.dump(rail, fh)
@@ -74,7 +77,9 @@ def _edge_groups(road: RoadNetwork, rail: RailNetwork, road_xy: np.ndarray, stat
     """
     nr0, npl = len(road.lonlat), len(rail.platform_station)
     nr = nr0 + len(rail.station_lonlat)
-    s, j, alen, at = _station_access(road_xy, station_xy, params)
+    # A surveyed (OSM) network has a road at every station: join the nearest node only, so the forecourt
+    # never becomes a shortcut between roads. The sparse trunk network keeps its k nearest nodes.
+    s, j, alen, at = _station_access(road_xy, station_xy, params, 1 if road.source == "osm" else None)
     plat = np.arange(npl) + nr
     fore = rail.platform_station + nr0
     return {
@@ -158,7 +163,7 @@ def _county_bounds(data_dir: Path) -> tuple[float, float, float, float] | None:
 
 
 def build_graph(data_dir: Path, reference_dir: Path, *, cache_dir: Path | None = None,
-                roads_graphml: Path | None = None) -> TravelGraph:
+                roads_graphml: Path | None = None, network: Path | None = None) -> TravelGraph:
     """Build the travel graph from the project data and the reference rail data (read in place).
 
     Parameters
@@ -170,7 +175,10 @@ def build_graph(data_dir: Path, reference_dir: Path, *, cache_dir: Path | None =
     cache_dir
         Where derived rail arrays may be cached (git-ignored); no cache when None.
     roads_graphml
-        OSM road graphml; ``data/routes/roads.graphml`` when it exists, else the trunk corridors.
+        OSM road graphml (the older setting; ``network`` wins when both are given).
+    network
+        Road network file (``.npz`` from ``geo-app network build``, or ``.graphml``); without one,
+        ``data/routes/roads.npz`` or ``roads.graphml`` when present, else the trunk corridors.
 
     Returns
     -------
@@ -179,9 +187,16 @@ def build_graph(data_dir: Path, reference_dir: Path, *, cache_dir: Path | None =
     data_dir, reference_dir = Path(data_dir), Path(reference_dir)
     params = load_model(data_dir / "routes" / "model.toml")
     services_csv = data_dir / "routes" / "services.csv"
-    road = load_road_network(data_dir, params, Path(roads_graphml) if roads_graphml else None)
+    explicit = network or roads_graphml
+    chosen = network_file(data_dir, Path(explicit) if explicit else None)
+    stamp = file_stamp(chosen) if chosen is not None and chosen.exists() else None
+    road = load_road_network(data_dir, params, chosen)
     rail = _rail_cached(reference_dir, services_csv, params, Path(cache_dir) if cache_dir else None)
     graph = assemble(road, rail, params, tuple(read_services(services_csv)))
+    origin = GraphOrigin(str(data_dir.resolve()), str(reference_dir.resolve()),
+                         str(Path(cache_dir).resolve()) if cache_dir else None,
+                         str(chosen.resolve()) if chosen is not None else None, stamp)
+    object.__setattr__(graph, "origin", origin)
     bounds = _county_bounds(data_dir)
     if bounds is not None:
         object.__setattr__(graph, "county_bounds", bounds)
@@ -189,6 +204,7 @@ def build_graph(data_dir: Path, reference_dir: Path, *, cache_dir: Path | None =
 
 
 def load_graph(config: Mapping[str, Any]) -> TravelGraph:
-    """Build the graph from a config mapping (DATA_DIR, REFERENCE_DATA, CACHE_DIR, ROADS_GRAPHML)."""
+    """Build the graph from a config mapping (DATA_DIR, REFERENCE_DATA, CACHE_DIR, NETWORK, ROADS_GRAPHML)."""
     return build_graph(Path(config["DATA_DIR"]), Path(config["REFERENCE_DATA"]),
-                       cache_dir=config.get("CACHE_DIR"), roads_graphml=config.get("ROADS_GRAPHML"))
+                       cache_dir=config.get("CACHE_DIR"), roads_graphml=config.get("ROADS_GRAPHML"),
+                       network=config.get("NETWORK"))

@@ -2,7 +2,9 @@
 
 Lines and stations are read *in place* from the reference-data folder (never copied).
 Each LineString's vertices are the station points, in order. A station that appears on
-several lines (same coordinates) is a transfer point. Nothing here imports Flask.
+several lines (same coordinates) is a transfer point. The in-vehicle length of a stretch
+between two stations is its track length where :mod:`.tracks` routes it on the VMAP0 tracks,
+else the straight line x ``rail.circuity`` (a schematic stretch). Nothing here imports Flask.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import geopandas as gpd
 import numpy as np
 
 from ..errors import DataFileError
-from .roads import to_metric, value
+from .roads import value
+from .tracks import Stretch, load_routed
 
 
 @dataclass(frozen=True)
@@ -129,16 +132,17 @@ def _read_rail_inputs(reference_dir: Path,
 
 
 def _ride_edges(plats: list[int], coords: np.ndarray, names: Mapping[tuple[float, float], str],
-                svc: Mapping[str, Any], circuity: float) -> list[_Edge]:
+                svc: Mapping[str, Any], circuity: float, stretches: tuple[Stretch, ...]) -> list[_Edge]:
     """In-vehicle edges both ways between consecutive platforms of one line.
 
-    Time is the services.csv pair minutes when given for the named pair, else length x circuity / speed.
+    Length is the stretch's track length when routed, else its straight line x circuity; time is the
+    services.csv pair minutes when given for the named pair, else length / speed.
     """
-    xy = to_metric(coords)
     stn = [names.get(_station_key(lon, lat), "") for lon, lat in coords]
     edges: list[_Edge] = []
     for i in range(len(plats) - 1):
-        length = float(np.hypot(*(xy[i + 1] - xy[i]))) * circuity
+        st = stretches[i]
+        length = st.length_m if st.quality == "routed" else st.straight_m * circuity
         t = length / (svc["speed_kmh"] / 3.6)
         for a, b, na, nb in ((i, i + 1, stn[i], stn[i + 1]), (i + 1, i, stn[i + 1], stn[i])):
             minutes = svc["pairs"].get((na, nb)) if na and nb else None
@@ -164,7 +168,8 @@ def _to_network(platforms: _Platforms, names: Mapping[tuple[float, float], str],
     )
 
 
-def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[str, Any]) -> RailNetwork:
+def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[str, Any], *,
+                       cache_dir: Path | None = None) -> RailNetwork:
     """Build platforms and edges from ``rail/lines.geojson``, ``rail/stations.geojson`` and services.
 
     Parameters
@@ -175,13 +180,17 @@ def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[
         ``data/routes/services.csv``.
     params
         Parsed ``model.toml``.
+    cache_dir
+        Where the routed track alignment (:func:`.tracks.load_routed`) may be cached.
 
     Returns
     -------
     RailNetwork
-        In-vehicle time = pair minutes if services.csv gives them, else length x circuity / speed.
+        In-vehicle time = pair minutes if services.csv gives them, else length / speed, the length
+        being the routed track length or, on a schematic stretch, the straight line x circuity.
     """
     lines, names, services = _read_rail_inputs(reference_dir, services_csv)
+    routed = load_routed(reference_dir, params, cache_dir)
     circuity = value(params, "rail", "circuity")
     entry_s = value(params, "rail", "station_entry_min") * 60.0
     wait_frac = value(params, "rail", "wait_fraction")
@@ -192,7 +201,7 @@ def build_rail_network(reference_dir: Path, services_csv: Path, params: Mapping[
         svc = _line_service(services, line, kind, params)
         coords = np.asarray(geom.coords)[:, :2]
         plats = platforms.add_line(coords, line, entry_s + wait_frac * svc["headway_min"] * 60.0)
-        edges += _ride_edges(plats, coords, names, svc, circuity)
+        edges += _ride_edges(plats, coords, names, svc, circuity, routed[line])
     plat_station = np.array(platforms.station, dtype=np.int64)
     board = np.array(platforms.board)
     edges += _transfer_edges(plat_station, board - entry_s, transfer_s)

@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ValidationError
+from ..validate import check_text
 from . import export
 
 #: Number of schema migrations every backend applies (each backend's ``MIGRATIONS`` has this many).
-SCHEMA_VERSION = 1
-VERDICTS = ("suitable", "conditional", "unsuitable")
+SCHEMA_VERSION = 2
+#: Verdicts a stored review may carry; ``incomplete`` (待补充数据, rules version 2) is new in schema 2.
+VERDICTS = ("suitable", "conditional", "unsuitable", "incomplete")
 #: The columns a stored review reads back with, in this order, on every backend.
 COLUMNS = ("id", "created_at", "project", "sector", "verdict", "geometry", "report", "data_version",
            "author", "deleted_at")
@@ -107,6 +109,10 @@ def check_review(review: Mapping[str, Any]) -> dict[str, Any]:
     dv = review.get("data_version")
     if not isinstance(dv, str) or not dv:
         raise ValidationError("data_version (a hash of data/) is required", field="data_version")
+    for field in ("project", "sector", "author"):
+        if isinstance(review.get(field), str):
+            check_text(review[field], field)
+    check_text(report_text, "report")  # e.g. a lone surrogate from a data file, which no driver can store
     return {"verdict": verdict, "geojson": gj, "geometry_json": geom_text, "report": report_text,
             "data_version": dv, "bounds": bounds}
 
@@ -152,7 +158,7 @@ class ReviewStore(abc.ABC):
     @abc.abstractmethod
     def list(self, verdict: str | None = None, sector: str | None = None,
              bbox: tuple[float, float, float, float] | None = None,
-             limit: int | None = None) -> list[dict[str, Any]]:
+             limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Return stored reviews, newest first.
 
         Parameters
@@ -163,6 +169,8 @@ class ReviewStore(abc.ABC):
             ``(minlon, minlat, maxlon, maxlat)``: reviews whose geometry's bounds intersect it.
         limit
             Largest number of rows.
+        offset
+            Rows to skip first (paging: ``limit`` rows from ``offset`` on).
         """
 
     @abc.abstractmethod

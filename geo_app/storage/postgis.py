@@ -65,6 +65,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX reviews_sector ON reviews (sector);
     CREATE INDEX reviews_created ON reviews (created_at);
     """,
+    # 2: the verdict "incomplete" (a deciding finding's data is missing); old rows keep their verdicts.
+    """
+    ALTER TABLE reviews DROP CONSTRAINT IF EXISTS reviews_verdict_check;
+    ALTER TABLE reviews ADD CONSTRAINT reviews_verdict_check
+        CHECK (verdict IN ('suitable', 'conditional', 'unsuitable', 'incomplete'));
+    """,
 ]
 check_migrations(MIGRATIONS, "PostGIS review store")
 #: Advisory lock key held while migrating (any 64-bit number unique to this app).
@@ -251,7 +257,7 @@ class PostGISReviewStore(PerThreadConnections, ReviewStore):
 
     def list(self, verdict: str | None = None, sector: str | None = None,
              bbox: tuple[float, float, float, float] | None = None,
-             limit: int | None = None) -> list[dict[str, Any]]:
+             limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Return stored reviews, newest first.
 
         Parameters
@@ -263,6 +269,8 @@ class PostGISReviewStore(PerThreadConnections, ReviewStore):
             (``geometry && ST_MakeEnvelope(...)``, answered from the GiST index).
         limit
             Largest number of rows.
+        offset
+            Rows to skip first (paging).
         """
         where = ["deleted_at IS NULL"]
         params: list[Any] = []
@@ -280,6 +288,9 @@ class PostGISReviewStore(PerThreadConnections, ReviewStore):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(int(limit))
+        if offset:
+            sql += " OFFSET %s"
+            params.append(int(offset))
         return [self._row(r) for r in self._read(sql, params)]
 
     def count(self) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import StorageUnavailable
 from .base import COLUMNS, SCHEMA_VERSION, PerThreadConnections, ReviewStore, check_migrations, check_review, utc_now
+from .sqlite_files import log, secure_file, secure_folder, transaction
 
 #: Append-only list of migrations; ``PRAGMA user_version`` is the number applied.
 MIGRATIONS: list[str] = [
@@ -46,6 +47,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX reviews_sector ON reviews(sector);
     CREATE INDEX reviews_created ON reviews(created_at);
     """,
+    # 2: the verdict "incomplete"; the verdict column has no CHECK here, so nothing changes but the version.
+    "CREATE INDEX IF NOT EXISTS reviews_verdict ON reviews(verdict)",
 ]
 check_migrations(MIGRATIONS, "SQLite review store")
 
@@ -74,10 +77,11 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
         self._lock = threading.Lock()
         if not readonly:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                secure_folder(self.path.parent)
+                secure_file(self.path)
             except OSError as exc:
-                raise StorageUnavailable(f"review store folder {self.path.parent} cannot be created: "
-                                         f"{exc.strerror}") from exc
+                log.error("review store %s cannot be created: %s", self.path, exc)
+                raise StorageUnavailable(f"review store {self.path.name} cannot be created: {exc.strerror}") from exc
         self._migrate()
 
     # -- connections -------------------------------------------------------------------
@@ -101,7 +105,8 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
                     raise sqlite3.OperationalError(f"cannot switch to WAL (journal_mode={mode})")
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
-            raise StorageUnavailable(f"review store {self.path} cannot be opened: {exc}") from exc
+            log.error("review store %s cannot be opened: %s", self.path, exc)
+            raise StorageUnavailable(f"review store {self.path.name} cannot be opened: {exc}") from exc
         self._remember(conn)
         return conn
 
@@ -110,15 +115,15 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StorageUnavailable(f"review store {self.path} is not a readable database: {exc}") from exc
+            raise StorageUnavailable(f"review store {self.path.name} is not a readable database: {exc}") from exc
         if version > SCHEMA_VERSION:
             raise StorageUnavailable(
-                f"review store {self.path} has schema version {version}, newer than this code "
+                f"review store {self.path.name} has schema version {version}, newer than this code "
                 f"({SCHEMA_VERSION})")
         if version == SCHEMA_VERSION:
             return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with transaction(conn, lambda exc: StorageUnavailable(
+                f"review store {self.path.name}: schema cannot be created: {exc}")):
             # Re-read inside the write lock: another process may have migrated meanwhile.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for i in range(version, SCHEMA_VERSION):
@@ -126,18 +131,6 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
                     if stmt.strip():
                         conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback(conn)
-            raise StorageUnavailable(f"review store {self.path}: schema cannot be created: {exc}") from exc
-
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error:  # pragma: no cover
-            pass
 
     def schema_version(self) -> int:
         """Return the applied schema version (``PRAGMA user_version``)."""
@@ -151,31 +144,20 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
         row = (rid, utc_now(), review.get("project"), review.get("sector"), checked["verdict"],
                checked["geometry_json"], checked["report"], checked["data_version"], review.get("author"), None,
                *checked["bounds"])
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with transaction(self._connect(), lambda exc: StorageUnavailable(
+                f"review store {self.path.name} cannot be written ({exc}); nothing was stored")) as conn:
             conn.execute(
                 "INSERT INTO reviews (id, created_at, project, sector, verdict, geometry, report, "
                 "data_version, author, deleted_at, minx, miny, maxx, maxy) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback(conn)
-            raise StorageUnavailable(
-                f"review store {self.path.name} cannot be written ({exc}); nothing was stored") from exc
         return rid
 
     def delete(self, rid: str) -> bool:
         """Soft-delete a review (sets ``deleted_at``); return True when one was found."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with transaction(self._connect(), lambda exc: StorageUnavailable(
+                f"review store {self.path.name} cannot be written ({exc}); nothing was changed")) as conn:
             cur = conn.execute("UPDATE reviews SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
                                (utc_now(), rid))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback(conn)
-            raise StorageUnavailable(f"review store {self.path.name} cannot be written ({exc})") from exc
         return cur.rowcount > 0
 
     # -- reads ----------------------------------------------------------------------------
@@ -202,7 +184,7 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
 
     def list(self, verdict: str | None = None, sector: str | None = None,
              bbox: tuple[float, float, float, float] | None = None,
-             limit: int | None = None) -> list[dict[str, Any]]:
+             limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Return stored reviews, newest first.
 
         Parameters
@@ -213,6 +195,8 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
             ``(minlon, minlat, maxlon, maxlat)``: reviews whose geometry's bounds intersect it.
         limit
             Largest number of rows.
+        offset
+            Rows to skip first (paging).
         """
         where = ["deleted_at IS NULL"]
         params: list[Any] = []
@@ -227,9 +211,9 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
             where.append("maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?")
             params += [x0, x1, y0, y1]
         sql = f"SELECT {', '.join(COLUMNS)} FROM reviews WHERE {' AND '.join(where)} ORDER BY seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else int(limit), int(offset)]
         return [self._row(r) for r in self._read(sql, params)]
 
     def count(self) -> int:

@@ -8,7 +8,9 @@ finding says so.
 The rules (thresholds, the sector-to-park fit table, slope limits, how missing data is
 judged) come from one config file, ``geo_app/review_rules.toml`` (:func:`load_rules`).
 Missing data gives ``unavailable`` findings that the verdict lists as caveats, never
-as failures. The report is JSON-safe: no NaN or infinity anywhere (None instead).
+as failures; when a deciding finding (rules ``[verdict]``) is unavailable the verdict is
+``incomplete`` and names the missing data. The report is JSON-safe: no NaN or infinity
+anywhere (None instead).
 
 Modules
 -------

@@ -38,7 +38,7 @@ def township(site: Site) -> list[dict[str, Any]]:
         return [finding(
             "township", "所属乡镇", "Township", None, None, "site within data/boundary.geojson",
             site.rules["missing"]["layer"], "无法判断：未加载市界。",
-            "Unavailable: the county boundary is not loaded.")]
+            "Unavailable: the county boundary is not loaded.", {"missing": "boundary"})]
     inside, share = site.county
     if not inside:
         return [finding(

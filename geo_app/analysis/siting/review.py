@@ -40,7 +40,7 @@ def _checked(geom: Any, project: str | None, sector: str | None, rules: Mapping[
 
 def _report(site: Site, findings: list[dict[str, Any]]) -> dict[str, Any]:
     """Assemble the report around the findings and their verdict."""
-    judged, reasons, caveats = verdict(findings, site.inside)
+    judged, reasons, caveats, missing = verdict(findings, site.inside, site.rules)
     return {
         "project": site.project,
         "sector": site.sector,
@@ -53,6 +53,7 @@ def _report(site: Site, findings: list[dict[str, Any]]) -> dict[str, Any]:
         "verdict_zh": VERDICT_ZH[judged],
         "reasons": reasons,
         "caveats": caveats,
+        "missing_data": missing,
         "rules_version": site.rules.get("version"),
     }
 
@@ -90,7 +91,8 @@ def review_site(geom: Any, *, project: str | None = None, sector: str | None = N
         ``project``, ``sector``, ``sector_en``, ``site``, ``inside_meihekou``, ``findings``
         (list of ``{key, label_zh, label_en, value, unit, rule, status, note_zh, note_en,
         detail}``), ``verdict``, ``verdict_zh``, ``reasons`` and ``caveats`` (lists of
-        ``{key, zh, en}``), ``rules_version``. JSON-safe.
+        ``{key, zh, en}``), ``missing_data`` (the data an ``incomplete`` verdict needs: ``{key, zh, en,
+        page, command, findings}``), ``rules_version``. JSON-safe.
     """
     project, sector = _checked(geom, project, sector, rules)
     site = Site(geom=geom, project=project, sector=sector, layers=layers, graph=graph, rules=rules,

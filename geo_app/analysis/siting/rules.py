@@ -18,7 +18,8 @@ from ...errors import DataFileError
 RULES_PATH = Path(__file__).resolve().parents[2] / "review_rules.toml"
 STATUSES = ("ok", "conditional", "fail", "unavailable", "info")
 MODES = ("car", "rail", "best")
-_SECTIONS = ("version", "sectors", "changchun", "slope", "infrastructure", "sector_fit", "missing", "parks")
+_SECTIONS = ("version", "sectors", "changchun", "slope", "infrastructure", "sector_fit", "missing", "parks", "verdict",
+             "data_sources")
 
 
 @lru_cache(maxsize=8)
@@ -61,6 +62,18 @@ def _check_rules(r: Mapping[str, Any], path: str) -> None:
         unknown = [s for s in secs if s not in r["sectors"]]
         if unknown:
             raise bad(f"park {park}: unknown sectors {unknown}")
+    _check_verdict(r, bad)
+
+
+def _check_verdict(r: Mapping[str, Any], bad: Any) -> None:
+    """Every deciding finding names the data it needs, and every data source says where it comes from."""
+    needs = r["verdict"].get("needs", {})
+    for key in r["verdict"].get("deciding", []):
+        if needs.get(key) not in r["data_sources"]:
+            raise bad(f"verdict.needs.{key} must name one of [data_sources] {sorted(r['data_sources'])}")
+    for name, src in r["data_sources"].items():
+        if not all(isinstance(src.get(k), str) for k in ("zh", "en", "page", "command")) or not src["zh"]:
+            raise bad(f"data_sources.{name}: needs zh, en, page and command (text)")
 
 
 def load_rules(path: str | Path | None = None) -> dict[str, Any]:
