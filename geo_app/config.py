@@ -34,13 +34,46 @@ _ENV_KEYS: dict[str, type] = {
     "DEM": Path,
     "TILES_URL": str,
     "TILES_ATTRIBUTION": str,
+    "BASEMAP": Path,
     "SECRET_KEY": str,
     "ROADS_GRAPHML": Path,
+    "NETWORK": Path,
     "MAX_CONTENT_LENGTH": int,
     "DATA_LOCK_TIMEOUT_S": float,
     "DATABASE_URL": str,
     "PUBLIC_READ": _bool,
     "SECURE_COOKIES": _bool,
+    "TIMEZONE": str,
+    "UPLOAD_MAX_CONTENT_LENGTH": int,
+    "REQUEST_TIMEOUT_S": float,
+    "IMPORT_TIMEOUT_S": float,
+    "UPLOAD_WORKERS": int,
+    "CONNECTION_LIMIT": int,
+    "CHANNEL_TIMEOUT_S": int,
+    "GRAPH_CACHE_MB": int,
+    "SCENARIO_CACHE_MB": int,
+    "PAGE_CACHE_MB": int,
+}
+
+
+#: Bounded memory and time (SECURITY.md, "Resources"; README, Configuration).
+RESOURCE_DEFAULTS: dict[str, Any] = {
+    # Bodies on /data/... (uploads) may be larger than MAX_CONTENT_LENGTH
+    # when this is set (None: the same limit); both are refused from the header.
+    "UPLOAD_MAX_CONTENT_LENGTH": None,
+    # The time budget of a request, and of one on /data/... (imports); 503 beyond it.
+    "REQUEST_TIMEOUT_S": 30.0,
+    "IMPORT_TIMEOUT_S": 300.0,
+    # POSTs on /data/... run at most this many at once; more get 503 + Retry-After at once.
+    "UPLOAD_WORKERS": 2,
+    # `geo-app serve` (waitress): open connections at most, and seconds before an idle one is closed.
+    "CONNECTION_LIMIT": 500,
+    "CHANNEL_TIMEOUT_S": 30,
+    # Cache bounds in MiB: values derived from the travel graphs (shared by the scenario graphs),
+    # the scenarios' "before" tables, rendered map pages.
+    "GRAPH_CACHE_MB": 64,
+    "SCENARIO_CACHE_MB": 48,
+    "PAGE_CACHE_MB": 32,
 }
 
 
@@ -64,7 +97,12 @@ def defaults() -> dict[str, Any]:
         # Online basemap tiles are opt-in; the default map loads nothing from the internet.
         "TILES_URL": None,
         "TILES_ATTRIBUTION": None,
+        # A local MBTiles file (raster tiles) drawn as the default basemap at /tiles/{z}/{x}/{y}.
+        "BASEMAP": None,
         "ROADS_GRAPHML": None,
+        # Road network file from `geo-app network build` (.npz, or an osmnx .graphml); when unset,
+        # data/routes/roads.npz is used if it exists, else the schematic trunk corridors.
+        "NETWORK": None,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         # How long a data write (import, drawing, undo) waits for another writer's lock.
         "DATA_LOCK_TIMEOUT_S": 30.0,
@@ -84,6 +122,8 @@ def defaults() -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "JSON_AS_ASCII": False,
+        "TIMEZONE": "Asia/Shanghai",  # IANA zone of times on pages/PDFs; exports: ISO 8601 with the offset
+        **RESOURCE_DEFAULTS,
     }
 
 

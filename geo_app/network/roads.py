@@ -1,7 +1,9 @@
-"""Road graphs: the schematic trunk network from ``data/routes`` and OSM graphs via osmnx.
+"""Road graphs: the schematic trunk network from ``data/routes``, osmnx graphml, and the choice between sources.
 
-Both sources end up as a :class:`RoadNetwork`: node lon/lat arrays plus directed edge
-arrays (``u``, ``v``, ``length_m``, ``time_s``). Nothing here imports Flask.
+Every source ends up as a :class:`RoadNetwork` (:mod:`.road_network`): node lon/lat arrays plus
+directed edge arrays (``u``, ``v``, ``length_m``, ``time_s``). Networks built from an OSM extract
+(``geo-app network build``, :mod:`.osm`) are ``.npz`` files loaded by :func:`load_road_network`.
+Nothing here imports Flask.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import csv
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pyproj import Transformer
+
+from .road_network import RoadNetwork
 
 METRIC_CRS = "EPSG:32651"
 _TO_METRIC = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
@@ -25,33 +28,6 @@ DRIVABLE = (
     "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
     "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential", "living_street", "service",
 )
-
-
-@dataclass(frozen=True)
-class RoadNetwork:
-    """Directed road network as plain arrays.
-
-    Attributes
-    ----------
-    lonlat
-        (n, 2) node coordinates, WGS84 lon/lat.
-    names
-        Node labels (place names or OSM ids).
-    u, v
-        Edge endpoints (node indices).
-    length_m, time_s
-        Edge length in metres and travel time in seconds.
-    source
-        ``"trunk"`` or ``"osm"``.
-    """
-
-    lonlat: np.ndarray
-    names: tuple[str, ...]
-    u: np.ndarray
-    v: np.ndarray
-    length_m: np.ndarray
-    time_s: np.ndarray
-    source: str
 
 
 def load_model(path: Path) -> dict[str, Any]:
@@ -239,8 +215,35 @@ def load_graphml_network(path: Path) -> RoadNetwork:
                        arr[:, 1].astype(np.int64), arr[:, 2], arr[:, 3], "osm")
 
 
-def load_road_network(data_dir: Path, params: Mapping[str, Any], roads_graphml: Path | None = None) -> RoadNetwork:
-    """Return the OSM graphml network when one exists, else the trunk corridors.
+#: Road network files looked for in ``data/routes`` when none is configured, in this order.
+DEFAULT_NETWORK_FILES = ("roads.npz", "roads.graphml")
+
+
+def load_network_file(path: Path) -> RoadNetwork:
+    """Load a road network file: ``.graphml`` (osmnx) or ``.npz`` (``geo-app network build``).
+
+    Raises
+    ------
+    DataFileError
+        The file is missing or is not a road network file.
+    """
+    from ..errors import DataFileError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"road network {path} does not exist")
+    if path.suffix.lower() == ".graphml":
+        return load_graphml_network(path)
+    from .osm.store import load_osm_network
+
+    try:
+        return load_osm_network(path)
+    except (ValueError, OSError) as exc:
+        raise DataFileError(f"road network {path}: {exc}") from None
+
+
+def load_road_network(data_dir: Path, params: Mapping[str, Any], network: Path | None = None) -> RoadNetwork:
+    """The road network: an explicit file, else ``data/routes/roads.npz`` or ``roads.graphml``, else the corridors.
 
     Parameters
     ----------
@@ -248,14 +251,26 @@ def load_road_network(data_dir: Path, params: Mapping[str, Any], roads_graphml: 
         The project ``data`` folder.
     params
         Parsed ``model.toml``.
-    roads_graphml
-        Explicit graphml (config ``ROADS_GRAPHML``); ``data/routes/roads.graphml`` is used when present.
-    """
-    if roads_graphml is not None and not Path(roads_graphml).exists():
-        from ..errors import DataFileError
+    network
+        Explicit ``.npz`` or ``.graphml`` (config ``NETWORK``, or the older ``ROADS_GRAPHML``).
 
-        raise DataFileError(f"ROADS_GRAPHML {roads_graphml} does not exist")
-    candidate = roads_graphml or data_dir / "routes" / "roads.graphml"
-    if Path(candidate).exists():
-        return load_graphml_network(Path(candidate))
-    return build_trunk_network(data_dir / "routes", params)
+    Returns
+    -------
+    RoadNetwork
+        ``source="osm"`` for a file, ``"trunk"`` for the schematic corridors.
+    """
+    path = network_file(data_dir, network)
+    if path is not None:
+        return load_network_file(path)
+    return build_trunk_network(Path(data_dir) / "routes", params)
+
+
+def network_file(data_dir: Path, network: Path | None = None) -> Path | None:
+    """The road network file :func:`load_road_network` loads (None: the trunk corridors)."""
+    if network is not None:
+        return Path(network)
+    for name in DEFAULT_NETWORK_FILES:
+        candidate = Path(data_dir) / "routes" / name
+        if candidate.exists():
+            return candidate
+    return None

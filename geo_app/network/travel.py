@@ -22,6 +22,7 @@ from . import search as _search
 from .assumptions import list_assumptions
 from .cache import GraphCache
 from .csr import ModeGraph, readonly
+from .origin import GraphOrigin
 from .roads import to_metric, value
 from .snapping import snap_xy, usable_snap
 
@@ -50,6 +51,9 @@ class TravelGraph:
         Rows of ``services.csv``.
     county_bounds
         WGS84 bounds of ``data/boundary.geojson`` (the default surface extent), when present.
+    origin
+        The files the graph was built from (:class:`~geo_app.network.origin.GraphOrigin`), when known:
+        batch workers load an OSM graph from them instead of receiving its arrays.
     cache
         A thread-safe :class:`GraphCache` of values derived from the (immutable) graph.
     """
@@ -65,6 +69,7 @@ class TravelGraph:
     road_source: str
     services: tuple[dict[str, Any], ...] = ()
     county_bounds: tuple[float, float, float, float] | None = None
+    origin: GraphOrigin | None = field(default=None, repr=False)
     tree: cKDTree = field(init=False, repr=False)
     cache: GraphCache = field(init=False, repr=False, default_factory=GraphCache)
 

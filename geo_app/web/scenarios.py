@@ -5,6 +5,7 @@ Views validate the query, call :mod:`geo_app.analysis.scenarios` and serialise t
 
 from __future__ import annotations
 
+import html
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,24 +21,27 @@ from .. import validate
 from ..analysis import scenarios as sc
 from ..analysis.accessibility import reach_inputs
 from ..analysis.routing import resolve_place
+from ..i18n import translate_value
 from . import maps
 from .api import feature_collection, json_response
-from .i18n import current_lang
+from .i18n import current_lang, name_span, text
 from .openapi import EXTRA_PATHS
+from .page_cache import cached_page
 
 bp = Blueprint("scenarios", __name__)
 _LOCK = threading.Lock()
 
 #: Diverging classes of minutes saved: (low, high, colour, zh, en); slower in red, faster in blue.
-SAVED_CLASSES = (
-    (-np.inf, -15.0, "#b2182b", "慢15分钟以上", "> 15 min slower"),
-    (-15.0, -0.05, "#ef8a62", "慢0–15分钟", "0–15 min slower"),
-    (-0.05, 0.05, "#f7f7f7", "无变化", "no change"),
-    (0.05, 5.0, "#d1e5f0", "快0–5分钟", "0–5 min faster"),
-    (5.0, 15.0, "#92c5de", "快5–15分钟", "5–15 min faster"),
-    (15.0, 30.0, "#4393c3", "快15–30分钟", "15–30 min faster"),
-    (30.0, np.inf, "#2166ac", "快30分钟以上", "> 30 min faster"),
-)
+#: The labels are the catalogue's ``scen_class_*`` entries.
+SAVED_CLASSES = tuple((lo, hi, color, text(key, "zh"), text(key, "en")) for lo, hi, color, key in (
+    (-np.inf, -15.0, "#b2182b", "scen_class_slower_15"),
+    (-15.0, -0.05, "#ef8a62", "scen_class_slower_0_15"),
+    (-0.05, 0.05, "#f7f7f7", "scen_class_no_change"),
+    (0.05, 5.0, "#d1e5f0", "scen_class_faster_0_5"),
+    (5.0, 15.0, "#92c5de", "scen_class_faster_5_15"),
+    (15.0, 30.0, "#4393c3", "scen_class_faster_15_30"),
+    (30.0, np.inf, "#2166ac", "scen_class_faster_30"),
+))
 
 
 def scenarios_dir() -> Path:
@@ -53,8 +57,10 @@ def runner() -> sc.ScenarioRunner:
         if "scenario_runner" not in ext:
             cfg = current_app.config
             inputs = sc.load_inputs(Path(cfg["DATA_DIR"]), Path(cfg["REFERENCE_DATA"]),
-                                    cache_dir=cfg.get("CACHE_DIR"), roads_graphml=cfg.get("ROADS_GRAPHML"))
-            ext["scenario_runner"] = sc.ScenarioRunner(inputs, ext["graph"](), scenarios_dir())
+                                    cache_dir=cfg.get("CACHE_DIR"), roads_graphml=cfg.get("ROADS_GRAPHML"),
+                                    network=cfg.get("NETWORK"))
+            ext["scenario_runner"] = sc.ScenarioRunner(
+                inputs, ext["graph"](), scenarios_dir(), before_bytes=int(cfg["SCENARIO_CACHE_MB"]) * 2**20)
         return ext["scenario_runner"]
 
 
@@ -135,12 +141,29 @@ def scenario_saved_tif(name: str) -> Response:
     with tempfile.TemporaryDirectory() as tmp:
         data = sc.to_geotiff(comparison, f"{tmp}/saved.tif").read_bytes()
     resp = Response(data, mimetype="image/tiff")
-    resp.headers["Content-Disposition"] = f"attachment; filename={name}-saved.tif"
-    return resp
+    return _attach(resp, scenario, req, "minutes-saved", "tif")
+
+
+def _attach(resp: Response, scenario: sc.Scenario, req: dict[str, Any], what: str, ext: str) -> Response:
+    """``fast_rail_changchun_table_rail_120min_20250501-1803.csv``: scenario, what, mode, threshold, when."""
+    from .downloads import attach
+
+    return attach(resp, [scenario.name, what, req["mode"], f"{req['minutes']}min"], ext)
+
+
+@bp.get("/api/scenarios/<name>/compare.csv")
+def scenario_compare_csv(name: str) -> Response:
+    """The before/after township table as CSV (UTF-8 with a BOM, for Excel)."""
+    from ..reports.tables import csv_text
+
+    scenario = sc.find_scenario(scenarios_dir(), name)
+    req = compare_request(request.args, scenario)
+    comparison = run_compare(scenario, req)
+    return _attach(Response(csv_text(comparison.table), mimetype="text/csv"), scenario, req, "table", "csv")
 
 
 def _add_saved(m: folium.Map, frame: gpd.GeoDataFrame, lang: str) -> None:
-    group = folium.FeatureGroup(name="节省时间（分钟）" if lang == "zh" else "Minutes saved")
+    group = folium.FeatureGroup(name=text("scen_layer_saved", lang))
     for _, row in frame.iterrows():
         lo, hi, color, zh, en = SAVED_CLASSES[int(row["cls"]) - 1]
         folium.GeoJson({"type": "Feature", "geometry": row.geometry.__geo_interface__,
@@ -154,10 +177,11 @@ def _add_saved(m: folium.Map, frame: gpd.GeoDataFrame, lang: str) -> None:
 
 def _add_edits(m: folium.Map, lines: gpd.GeoDataFrame, lang: str) -> None:
     """Draw the scenario's edits (schematic lines between their real end points)."""
-    group = folium.FeatureGroup(name="情景改动（示意）" if lang == "zh" else "Scenario edits (schematic)")
+    group = folium.FeatureGroup(name=text("scen_layer_edits", lang))
     for _, row in lines.iterrows():
         folium.GeoJson({"type": "Feature", "geometry": row.geometry.__geo_interface__,
-                        "properties": {"label": f"{row['edit']}: {row['label']}"}},
+                        "properties": {"label": f"{html.escape(translate_value(str(row['edit']), lang))}: "
+                                                f"{name_span(row['label'])}"}},
                        style_function=lambda _f: {"color": "#8e44ad", "weight": 5, "opacity": 0.8,
                                                   "dashArray": "2 8"},
                        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
@@ -167,11 +191,11 @@ def _add_edits(m: folium.Map, lines: gpd.GeoDataFrame, lang: str) -> None:
 
 def _add_boundaries(m: folium.Map, bounds: gpd.GeoDataFrame, minutes: int, lang: str) -> list[dict[str, Any]]:
     """Draw the before (dashed) and after (solid) contours; return legend entries."""
-    styles = {"before": ("#555555", "6 4", "之前", "before"), "after": ("#000000", None, "之后", "after")}
+    styles = {"before": ("#555555", "6 4", "scen_before"), "after": ("#000000", None, "scen_after")}
     legend = []
     for _, row in bounds.iterrows():
-        color, dash, zh, en = styles[row["state"]]
-        name = f"{minutes}′ {zh if lang == 'zh' else en}"
+        color, dash, key = styles[row["state"]]
+        name = f"{minutes}′ {text(key, lang)}"
         legend.append({"state": row["state"], "label": name, "color": color, "dash": dash,
                        "area_km2": row["area_km2"], "drawn": row.geometry is not None and not row.geometry.is_empty})
         group = folium.FeatureGroup(name=name)
@@ -186,7 +210,27 @@ def _add_boundaries(m: folium.Map, bounds: gpd.GeoDataFrame, minutes: int, lang:
     return legend
 
 
+def no_change_note(scenario: sc.Scenario, comparison: sc.Comparison, mode: str, lang: str) -> str | None:
+    """Why the scenario saves no minute anywhere, in ``lang`` (None when it changes something)."""
+    from ..analysis.scenarios.explain import no_change_reason
+    from ..i18n import text, translate_value
+
+    inputs = runner().inputs
+    why = no_change_reason(inputs, scenario, comparison, mode=mode)
+    if why is None:
+        return None
+    roads = text("scen_join", lang).join(
+        inputs.corridors.get(c, {}).get("road_en" if lang == "en" else "road_zh") or c for c in why["corridors"])
+    faster = text("scen_join", lang).join(translate_value(c, lang) for c in why.get("faster", []))
+    if why["reason"] == "paralleled" and roads and faster:
+        return text("scen_no_change_paralleled", lang, roads=roads, faster=faster)
+    if why["reason"] == "mode":
+        return text("scen_no_change_mode", lang)
+    return text("scen_no_change_unused", lang, mode=text(f"val_mode_{mode}", lang))
+
+
 @bp.get("/scenarios")
+@cached_page("name", "mode", "minutes", "cell")
 def scenarios_page():  # type: ignore[no-untyped-def]
     """Map of minutes saved, before/after boundaries, township table and chart for one scenario."""
     from .pages import context_map, page_context, registry
@@ -208,6 +252,8 @@ def scenarios_page():  # type: ignore[no-untyped-def]
     _add_saved(m, saved_polygons(comparison, county), lang)
     _add_edits(m, sc.edit_lines(runner().inputs, scenario), lang)
     legend = _add_boundaries(m, sc.boundaries(comparison, req["minutes"], county), req["minutes"], lang)
+    for entry in legend:  # the same figure as the summary table, counted on the same cells
+        entry["area_km2"] = comparison.summary.get(f"within_{entry['state']}_km2", entry["area_km2"])
     folium.LayerControl(collapsed=True).add_to(m)
     parts = maps.render_parts(m, reg.attributions())
     rows = sc.table_rows(comparison)
@@ -215,6 +261,7 @@ def scenarios_page():  # type: ignore[no-untyped-def]
     return render_template(
         "scenarios.html", map=parts, scenario=scenario, scenarios=good, broken=broken, req=req,
         summary=comparison.summary, rows=rows, classes=SAVED_CLASSES, boundary_legend=legend,
+        no_change=no_change_note(scenario, comparison, req["mode"], lang),
         assumptions=scenario.assumptions(), **page_context(lang))
 
 
@@ -248,3 +295,14 @@ def _openapi_items() -> dict[str, dict[str, Any]]:
 
 
 EXTRA_PATHS.update(_openapi_items())
+
+
+def _csv_item() -> dict[str, Any]:
+    """The OpenAPI path item of the CSV table: the compare item's parameters, a text/csv answer."""
+    compare_get = EXTRA_PATHS["/api/scenarios/{name}/compare"]["get"]
+    csv = {"description": "CSV, UTF-8 with a byte-order mark", "content": {"text/csv": {"schema": {"type": "string"}}}}
+    return {"get": {**compare_get, "summary": "A scenario's before/after township table as CSV",
+                    "operationId": "compareScenarioCsv", "responses": {**compare_get["responses"], "200": csv}}}
+
+
+EXTRA_PATHS["/api/scenarios/{name}/compare.csv"] = _csv_item()

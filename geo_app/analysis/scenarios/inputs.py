@@ -53,12 +53,13 @@ class NetworkInputs:
 
 
 def load_inputs(data_dir: Path, reference_dir: Path, *, cache_dir: Path | None = None,
-                roads_graphml: Path | None = None) -> NetworkInputs:
+                roads_graphml: Path | None = None, network: Path | None = None) -> NetworkInputs:
     """Read the network inputs the same way :func:`~geo_app.network.graph.build_graph` does."""
     data_dir, reference_dir = Path(data_dir), Path(reference_dir)
     params = load_model(data_dir / "routes" / "model.toml")
     services_csv = data_dir / "routes" / "services.csv"
-    road = load_road_network(data_dir, params, Path(roads_graphml) if roads_graphml else None)
+    chosen = network or roads_graphml
+    road = load_road_network(data_dir, params, Path(chosen) if chosen else None)
     corridors = _read_corridors(data_dir / "routes" / "road_corridors.csv")
     labels = _edge_corridors(road, corridors, params) if road.source == "trunk" else np.full(len(road.u), "")
     rail = _rail_cached(reference_dir, services_csv, params, Path(cache_dir) if cache_dir else None)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...network.osm import OsmRoadNetwork, known_roads, road_edges
 from ...network.roads import RoadNetwork, to_metric, value
 from .files import Scenario, _coords
 from .inputs import NetworkInputs
@@ -48,10 +49,12 @@ def _edit_road(inputs: NetworkInputs, scen: Scenario) -> RoadNetwork:
 
 
 def _class_speed(inputs: NetworkInputs, scen: Scenario, table: str, i: int, row: Mapping[str, Any]) -> float:
-    """``speed_kmh`` of an edit, else the model.toml speed of its ``class``."""
+    """``speed_kmh`` of an edit, else the model.toml speed of its ``class`` (on an OSM network also an OSM class)."""
     if "speed_kmh" in row:
         return float(row["speed_kmh"])
-    classes = inputs.params["road"]["speed_kmh"]
+    classes = dict(inputs.params["road"]["speed_kmh"])
+    if inputs.road.source == "osm":
+        classes.update(inputs.params.get("osm", {}).get("speed_kmh", {}))
     if row["class"] not in classes:
         raise scen.error(f"unknown road class {row['class']!r}; model.toml has {', '.join(classes)}",
                          table, i, "class")
@@ -60,15 +63,30 @@ def _class_speed(inputs: NetworkInputs, scen: Scenario, table: str, i: int, row:
 
 def _corridor(inputs: NetworkInputs, scen: Scenario, i: int, row: Mapping[str, Any], work: _Edit) -> None:
     cid = row["id"]
-    if inputs.road.source != "trunk":
-        raise scen.error("corridor edits need the trunk road network; this graph uses OSM roads",
-                         "corridor", i, "id")
-    if cid not in inputs.corridors:
+    if inputs.road.source == "osm":
+        sel = _osm_road(inputs, scen, i, str(cid))
+    elif cid not in inputs.corridors:
         raise scen.error(f"unknown corridor {cid!r}; road_corridors.csv has {', '.join(inputs.corridors)}",
                          "corridor", i, "id", cid)
+    else:
+        sel = inputs.edge_corridor == cid
     speed = _class_speed(inputs, scen, "corridor", i, row)
-    sel = inputs.edge_corridor == cid
     work.time[0] = np.where(sel, work.length[0] / (speed / 3.6), work.time[0])
+
+
+def _osm_road(inputs: NetworkInputs, scen: Scenario, i: int, name: str) -> np.ndarray:
+    """Edges of the OSM road whose ``ref`` or ``name`` is ``name`` (``G202``, ``黑大公路``)."""
+    road = inputs.road
+    if not isinstance(road, OsmRoadNetwork):
+        raise scen.error("naming a road needs a network built by `geo-app network build` (it keeps ref and name); "
+                         "this graph comes from a graphml", "corridor", i, "id", name)
+    found = road_edges(road, name)
+    if not len(found):
+        raise scen.error(f"no road with ref or name {name!r} in the OSM network; its longest roads are "
+                         f"{', '.join(known_roads(road, 8))}", "corridor", i, "id", name)
+    sel = np.zeros(len(road.u), dtype=bool)
+    sel[found] = True
+    return sel
 
 
 def _node_index(inputs: NetworkInputs, scen: Scenario, table: str, i: int, key: str, work: _Edit) -> int:
