@@ -125,6 +125,20 @@ class DataFileError(GeoAppError):
     code = "data_file_error"
 
 
+class ServiceBusy(GeoAppError):
+    """Every slot for this kind of request is taken (the upload pool); try again after ``retry_after`` s."""
+
+    code = "busy"
+    retry_after = 5
+
+
+class BudgetExceeded(GeoAppError):
+    """The request's work cannot finish within its time budget; it was refused or stopped, nothing kept."""
+
+    code = "budget_exceeded"
+    retry_after = 30
+
+
 #: The one place where domain errors become HTTP status codes.
 HTTP_STATUS: dict[type[GeoAppError], int] = {
     ValidationError: 400,
@@ -138,6 +152,8 @@ HTTP_STATUS: dict[type[GeoAppError], int] = {
     Forbidden: 403,
     StorageUnavailable: 503,
     DataFileError: 500,
+    ServiceBusy: 503,
+    BudgetExceeded: 503,
 }
 
 
@@ -165,6 +181,7 @@ def register_error_handlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from .web.i18n import chosen_lang, current_lang, error_page
+    from .web.paths import public_error
 
     def _page_request() -> bool:
         """A browser asking for a page (not the API, not a script)."""
@@ -172,9 +189,11 @@ def register_error_handlers(app: Flask) -> None:
                 and request.accept_mimetypes.accept_html and "Authorization" not in request.headers)
 
     def _domain(exc: GeoAppError):  # type: ignore[no-untyped-def]
+        retry = getattr(exc, "retry_after", None)  # 503s that say when to come back
+        headers = {"Retry-After": str(int(retry))} if retry else {}
         if _page_request():
-            return error_page(status_for(exc), exc, current_lang()), status_for(exc)
-        return jsonify(exc.to_dict(chosen_lang())), status_for(exc)
+            return error_page(status_for(exc), exc, current_lang()), status_for(exc), headers
+        return jsonify(public_error(exc.to_dict(chosen_lang()))), status_for(exc), headers  # no server path
 
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500

@@ -6,7 +6,6 @@ apply the same rules. Nothing here imports Flask.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import Any
 from . import validate
 from .analysis.routing import resolve_place
 from .analysis.siting import load_rules, review_site, sectors
-from .errors import GeometryError, OutsideServiceArea, UnsupportedMediaType, ValidationError
+from .errors import GeoAppError, GeometryError, OutsideServiceArea, UnsupportedMediaType, ValidationError
 from .layers import LayerRegistry
 from .storage import ReviewStore, data_version
+from .validate_body import loads_json
 
 MAX_TEXT = 200
 
@@ -46,21 +46,22 @@ def geojson_upload(raw: bytes) -> dict[str, Any]:
     dict
         A GeoJSON geometry (from a geometry, a Feature, or a one-feature FeatureCollection).
     """
-    try:
-        obj = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise UnsupportedMediaType("geometry_file must be a GeoJSON (UTF-8 JSON) file",
-                                   field="geometry_file") from None
+    try:  # strict: nesting scanned before parsing, unencodable text, numbers a float cannot hold, a crs member
+        obj = loads_json(raw, body="geometry_file")
+    except ValueError:
+        raise UnsupportedMediaType(key="err_geojson_file_utf8", field="geometry_file") from None
+    except GeoAppError as exc:
+        exc.field = "geometry_file"  # the form field the file came in
+        raise
     if isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
         feats = obj.get("features")
         if not isinstance(feats, list) or len(feats) != 1:
-            raise GeometryError("geometry_file: a FeatureCollection must hold exactly one feature",
-                                field="geometry_file")
+            raise GeometryError(key="err_geojson_one_feature", field="geometry_file")
         obj = feats[0]
     if isinstance(obj, dict) and obj.get("type") == "Feature":
         obj = obj.get("geometry")
     if not isinstance(obj, dict):
-        raise GeometryError("geometry_file: no GeoJSON geometry found", field="geometry_file")
+        raise GeometryError(key="err_geojson_no_geometry", field="geometry_file")
     return obj
 
 
@@ -103,10 +104,10 @@ class ReviewService:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValidationError(f"{field} must be a string", field=field)
+            raise ValidationError(key="err_text_type", params={"field": field}, field=field)
         value = value.strip()
         if len(value) > MAX_TEXT:
-            raise ValidationError(f"{field}: at most {MAX_TEXT} characters", field=field)
+            raise ValidationError(key="err_text_long", params={"field": field, "n": MAX_TEXT}, field=field)
         return value or None
 
     def parse(self, payload: Any) -> ReviewInput:
@@ -115,20 +116,18 @@ class ReviewService:
         A project named in ``data/projects.csv`` brings its sector when none is given.
         """
         if not isinstance(payload, Mapping):
-            raise ValidationError("body must be a JSON object {geometry, project?, sector?}", field="body")
+            raise ValidationError(key="err_review_body_object", field="body")
         if payload.get("geometry") is None:
-            raise ValidationError("geometry is required (a GeoJSON Point or Polygon, lon,lat order)",
-                                  field="geometry")
+            raise ValidationError(key="err_geometry_required", field="geometry")
         geom = validate.geometry(payload["geometry"], "geometry", allowed=("Point", "Polygon"))
         c = geom.centroid
         if not validate.in_service_area(c.x, c.y):
-            raise OutsideServiceArea(
-                f"geometry: ({c.x:.5f}, {c.y:.5f}) is outside the service area; GeoJSON uses lon,lat order",
-                field="geometry")
+            raise OutsideServiceArea(key="err_site_outside", params={"lon": f"{c.x:.5f}", "lat": f"{c.y:.5f}"},
+                                     field="geometry")
         project = self._text(payload.get("project"), "project")
         sector = self._text(payload.get("sector"), "sector")
         if sector is not None and sector not in self.sectors:
-            raise ValidationError(f"sector must be one of {', '.join(self.sectors)}", field="sector")
+            raise ValidationError(key="err_sector_choice", params={"sectors": list(self.sectors)}, field="sector")
         if sector is None and project is not None:
             sector = next((p["sector"] for p in self.projects() if p["name_zh"] == project), None)
         return ReviewInput(geom, project, sector)

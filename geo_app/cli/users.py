@@ -1,4 +1,8 @@
-"""`geo-app users add|list|passwd|token` and `geo-app audit`: accounts, API tokens, the audit log.
+"""`geo-app users add|list|passwd|token|disable|enable|delete` and `geo-app audit`: accounts, tokens, the audit log.
+
+Disabling or deleting a user, or changing a password, ends their sessions and API tokens at once, in
+every server process (each request checks the user in the store). ``passwd --keep-token LABEL`` keeps
+the tokens with that label.
 
 A domain error (unknown user, weak password) prints its message and exits with status 2.
 """
@@ -40,21 +44,58 @@ def users_add(name: str, role: str, password: str) -> None:
 @with_appcontext
 def users_list() -> None:
     """List users and roles."""
-    for u in _users().list():
+    for u in _users().list(disabled_too=True):
         flag = "  (must change password)" if u.must_change else ""
+        flag += "  (disabled)" if u.disabled else ""
         click.echo(f"{u.name:<24}{u.role}{flag}")
 
 
 @users_group.command("passwd")
 @click.argument("name")
 @click.password_option("--password", help="Prompted (hidden, twice) when not given.")
+@click.option("--keep-token", "keep_tokens", multiple=True, metavar="LABEL",
+              help="Keep the user's API tokens with this label (repeatable); every other token is revoked.")
 @with_appcontext
 @domain_errors
-def users_passwd(name: str, password: str) -> None:
-    """Set a user's password (ends their sessions)."""
-    _users().set_password(name, password)
-    _users().audit(None, "password_change", name, detail={"via": "cli"})
+def users_passwd(name: str, password: str, keep_tokens: tuple[str, ...]) -> None:
+    """Set a user's password (ends their sessions and revokes their tokens, except --keep-token ones)."""
+    _users().set_password(name, password, keep_tokens=keep_tokens)
+    _users().audit(None, "password_change", name, detail={"via": "cli", "kept_tokens": list(keep_tokens)})
     click.echo(f"password of {name} changed")
+
+
+@users_group.command("disable")
+@click.argument("name")
+@with_appcontext
+@domain_errors
+def users_disable(name: str) -> None:
+    """Disable a user: their sessions and API tokens stop working at once."""
+    _users().set_disabled(name, True)
+    _users().audit(None, "user_disable", name, detail={"via": "cli"})
+    click.echo(f"{name} disabled; sessions ended and tokens revoked")
+
+
+@users_group.command("enable")
+@click.argument("name")
+@with_appcontext
+@domain_errors
+def users_enable(name: str) -> None:
+    """Enable a disabled user again (they log in anew; revoked tokens stay revoked)."""
+    _users().set_disabled(name, False)
+    _users().audit(None, "user_enable", name, detail={"via": "cli"})
+    click.echo(f"{name} enabled")
+
+
+@users_group.command("delete")
+@click.argument("name")
+@click.confirmation_option(prompt="Delete this user and their tokens?")
+@with_appcontext
+@domain_errors
+def users_delete(name: str) -> None:
+    """Delete a user and their tokens (the audit log keeps their name)."""
+    _users().delete(name)
+    _users().audit(None, "user_delete", name, detail={"via": "cli"})
+    click.echo(f"{name} deleted")
 
 
 @users_group.command("token")

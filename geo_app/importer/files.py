@@ -3,8 +3,9 @@
 A file layer is one or more files in the data folder (``dem.tif``; ``population.tif`` or
 ``population.csv``). An import writes the new file(s) to hidden temporaries in the data folder
 (:func:`staged`), then :func:`commit_files` backs up every file of the set, renames the new ones
-into place, removes the set's other files and appends the history line, all of it or, on an OS
-error, none of it. :func:`undo_files` restores the set as it was before the last import.
+into place, removes the set's other files and appends the history line through the journal
+(:mod:`.journal`): all of it or none of it, even when the process is killed. :func:`undo_files`
+restores the set as it was before the last import.
 Callers hold :func:`~geo_app.importer.write.write_lock` around the commit, as for GeoJSON layers.
 """
 
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound, StorageUnavailable, ValidationError
-from .plan import _now
-from .write import _append_history, _fsync_dir, backup, history_path, read_history, record_readme
+from . import journal
+from .plan import _now, _stamp
+from .write import history_hooks, history_path, read_history, record_readme
 
 #: Layer name -> the files it consists of (only one of the population files exists at a time).
 FILE_LAYERS: dict[str, tuple[str, ...]] = {"dem": ("dem.tif",), "population": ("population.tif", "population.csv")}
@@ -52,16 +54,6 @@ def new_entry(layer: str, action: str, *, author: str, note: str, source: str, *
     """A history entry of a file layer (``id``, ``time``, ``layer``, ``action``, ...)."""
     return {"id": uuid.uuid4().hex[:12], "time": _now().isoformat(timespec="seconds"), "layer": layer,
             "action": action, "author": author, "note": note, "source": source, **extra}
-
-
-def _rollback(data_dir: Path, names: tuple[str, ...], backups: dict[str, str | None], placed: list[str]) -> None:
-    """Put every file of the set back as it was: backups renamed back, new files removed."""
-    for name in names:
-        bak = backups.get(name)
-        if bak is not None and (data_dir / bak).exists():
-            os.replace(data_dir / bak, data_dir / name)
-        elif name in placed:
-            (data_dir / name).unlink(missing_ok=True)
 
 
 def commit_files(data_dir: Path, layer: str, files: dict[str, Path], entry: dict[str, Any],
@@ -94,28 +86,23 @@ def commit_files(data_dir: Path, layer: str, files: dict[str, Path], entry: dict
     """
     data_dir = Path(data_dir)
     names = FILE_LAYERS[layer]
-    backups: dict[str, str | None] = {}
-    placed: list[str] = []
+    backups: dict[str, tuple[Path, str]] = {}
     try:
-        for name in names:
-            bak = backup(data_dir / name)
-            backups[name] = bak.name if bak else None
-        for name, tmp in files.items():
-            os.replace(tmp, data_dir / name)
-            placed.append(name)
-        for name in names:
-            if name not in files:
-                (data_dir / name).unlink(missing_ok=True)
-        _fsync_dir(data_dir)
-        entry.update(backups=backups, files=sorted(files))
-        _append_history(data_dir, entry)
+        for name in names:  # copies of the current files, staged (the journal renames them into place)
+            if (data_dir / name).exists():
+                stem, dot, suffix = name.rpartition(".")
+                bak = f"{stem}.bak.{_stamp()}{dot}{suffix}"
+                backups[name] = (journal.hidden_tmp(data_dir, bak, entry["id"]), bak)
+                journal.stage_copy(data_dir / name, backups[name][0])
+        entry.update(backups={n: (backups[n][1] if n in backups else None) for n in names}, files=sorted(files))
+        journal.commit(data_dir, entry, new=files, backups=backups, removes=[n for n in names if n not in files],
+                       history=history_hooks(), readme=readme)
     except OSError as exc:
-        _rollback(data_dir, names, backups, placed)
-        for bak in backups.values():
-            if bak is not None:
-                (data_dir / bak).unlink(missing_ok=True)
         raise StorageUnavailable(f"cannot write the {layer} files in the data folder ({exc.strerror or exc}); "
                                  "nothing was changed or recorded", field="data") from exc
+    finally:
+        for tmp, _bak in backups.values():
+            tmp.unlink(missing_ok=True)
     if readme is not None:
         try:
             record_readme(data_dir, readme)

@@ -1,4 +1,9 @@
-"""Writing a plan: the data folder's lock, atomic writes, backups, the history, the README record and undo."""
+"""Writing a plan: the data folder's lock, atomic writes, backups, the history, the README record and undo.
+
+Every change goes through :func:`geo_app.importer.journal.commit`, so the layer, its backup, its
+history line and the caller's audit entry are written together or not at all, even when the process
+is killed; :func:`recover_data` finishes or undoes an interrupted change at the next start.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import numpy as np
 import shapely
 
 from ..errors import GeometryError, NotFound, StorageUnavailable
+from . import journal
 from .matching import _clean
 from .plan import IMPORTED, ImportPlan, _now, _spec, _stamp
 
@@ -71,7 +77,8 @@ def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise StorageUnavailable(key="err_lock_open", field="data",
-                                 params={"path": str(path), "why": str(exc.strerror or exc)}) from exc
+                                 params={"path": f"{Path(data_dir).name}/{LOCK_FILE}",  # no server path
+                                         "why": str(exc.strerror or exc)}) from exc
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -81,7 +88,8 @@ def write_lock(data_dir: Path, *, timeout_s: float = 30.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise StorageUnavailable(key="err_lock_busy", field="data",
-                                             params={"path": str(path), "s": f"{timeout_s:g}"}) from None
+                                             params={"path": f"{Path(data_dir).name}/{LOCK_FILE}",
+                                                     "s": f"{timeout_s:g}"}) from None
                 time.sleep(0.02)
         yield
     finally:
@@ -151,42 +159,94 @@ def _append_history(data_dir: Path, entry: dict[str, Any]) -> None:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-    except OSError:
+    except BaseException:
         if path.exists():
             os.truncate(path, size)
         raise
 
 
-def _commit(data_dir: Path, path: Path, text: str, entry: dict[str, Any],
-            readme: Callable[[dict[str, Any]], str] | None = None) -> dict[str, Any]:
-    """Back up the layer, write it and log the change: all of it or, on any OS error, none of it.
+def _remove_history(data_dir: Path, layer: str, entry_id: str) -> None:
+    """Remove the history line of change ``entry_id`` (an undone change), if it is there."""
+    path = history_path(data_dir, layer)
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    keep = [ln for ln in lines if not ln.strip() or json.loads(ln).get("id") != entry_id]
+    if len(keep) != len(lines):
+        _atomic_write(path, "".join(keep))
 
-    On failure the new file is replaced by the backup (a rename, which needs no free space), the
-    backup and any half-written history line are removed, and :class:`StorageUnavailable` (503)
-    is raised. The README line is documentation: if only it fails, the change stands and the
-    entry says ``readme: not updated``.
+
+def _has_history(data_dir: Path, layer: str, entry_id: str) -> bool:
+    return any(e.get("id") == entry_id for e in read_history(data_dir, layer))
+
+
+def _readme_once(data_dir: Path, line: str) -> None:
+    readme = Path(data_dir) / "README.md"
+    if not readme.exists() or line not in readme.read_text(encoding="utf-8").splitlines():
+        record_readme(data_dir, line)
+
+
+def history_hooks() -> journal.History:
+    """The history functions of this module for :mod:`.journal` (looked up at call time, so tests can patch them)."""
+    return journal.History(append=lambda d, e: _append_history(d, e), remove=_remove_history,
+                           has=_has_history, readme=lambda d, line: _readme_once(d, line))
+
+
+def recover_data(data_dir: Path) -> list[dict[str, Any]]:
+    """At start-up: finish or undo interrupted changes and remove leftover temporaries (:func:`.journal.recover`).
+
+    Does nothing (and takes no lock) when nothing is pending; skips when another process holds the
+    folder's lock (it is writing, so its temporaries are live).
+
+    Returns
+    -------
+    list of dict
+        What :func:`geo_app.importer.journal.recover` returns (empty when nothing was pending).
     """
-    bak: Path | None = None
-    written = False
+    if not journal.pending(data_dir):
+        return []
     try:
-        bak = backup(path)
-        entry["backup"] = bak.name if bak else None
-        _atomic_write(path, text)
-        written = True
-        _append_history(data_dir, entry)
+        with write_lock(Path(data_dir), timeout_s=0.0):
+            return journal.recover(Path(data_dir), history_hooks())
+    except StorageUnavailable:
+        return []
+
+
+def _commit(data_dir: Path, path: Path, text: str, entry: dict[str, Any],
+            readme: Callable[[dict[str, Any]], str] | None = None,
+            on_commit: Callable[[dict[str, Any]], None] | None = None,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Back up the layer, write it and log the change (and run ``on_commit``): all of it or none of it.
+
+    The new text and a copy of the old file are staged, then :func:`.journal.commit` renames them into
+    place and appends the history line; any failure (an OS error becomes :class:`StorageUnavailable`,
+    503) leaves the layer, the backups and the history as they were, even after a kill. The README
+    line is documentation: if only it fails, the change stands and the entry says ``readme: not updated``.
+    """
+    d = Path(data_dir)
+    new_tmp = journal.hidden_tmp(d, path.name, entry["id"])
+    bak_name = f"{path.stem}.bak.{_stamp()}{path.suffix}"
+    bak_tmp = journal.hidden_tmp(d, bak_name, entry["id"])
+    line = None
+    try:
+        journal.stage_text(new_tmp, text)
+        backups = {}
+        if path.exists():
+            journal.stage_copy(path, bak_tmp)
+            backups[path.name] = (bak_tmp, bak_name)
+        entry["backup"] = bak_name if backups else None
+        line = readme(entry) if readme is not None else None
+        journal.commit(d, entry, new={path.name: new_tmp}, backups=backups, history=history_hooks(),
+                       on_commit=on_commit, extra=extra, readme=line)
     except OSError as exc:
-        if written:
-            if bak is not None:
-                os.replace(bak, path)
-            else:
-                path.unlink(missing_ok=True)
-        if bak is not None:
-            bak.unlink(missing_ok=True)
         raise StorageUnavailable(key="err_layer_write", field="data",
                                  params={"name": path.name, "why": str(exc.strerror or exc)}) from exc
-    if readme is not None:
+    finally:
+        new_tmp.unlink(missing_ok=True)
+        bak_tmp.unlink(missing_ok=True)
+    if line is not None:
         try:
-            record_readme(data_dir, readme(entry))
+            record_readme(data_dir, line)
         except OSError as exc:
             entry["readme"] = f"not updated: {exc.strerror or exc}"
     return entry
@@ -223,7 +283,9 @@ def _summary_line(plan: ImportPlan, entry: dict[str, Any]) -> str:
             f"{r.get('with_geometry', 0)} with geometry, geometry_quality \"{IMPORTED}\"{cov_s}{bak}{note}")
 
 
-def apply_import(plan: ImportPlan, data_dir: Path, registry: Any, *, author: str = "") -> dict[str, Any]:
+def apply_import(plan: ImportPlan, data_dir: Path, registry: Any, *, author: str = "",
+                 on_commit: Callable[[dict[str, Any]], None] | None = None,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the plan's layer (backup first), add a history entry and, for imports, a README line.
 
     Parameters
@@ -236,6 +298,9 @@ def apply_import(plan: ImportPlan, data_dir: Path, registry: Any, *, author: str
         The layer registry (for the layer's path).
     author
         Who did it (free text, recorded in the history).
+    on_commit, extra
+        Run with the entry as the last step of the change (the web writes its audit entry), and what
+        it records, kept for :func:`recover_data` (see :func:`geo_app.importer.journal.commit`).
 
     Returns
     -------
@@ -252,10 +317,12 @@ def apply_import(plan: ImportPlan, data_dir: Path, registry: Any, *, author: str
              "with_geometry": plan.report.get("with_geometry"), "crs": plan.extra.get("crs_used"),
              "warnings": plan.report.get("warnings", [])}
     readme = (lambda e: _summary_line(plan, e)) if plan.action == "import" else None
-    return _commit(data_dir, path, text, entry, readme)
+    return _commit(data_dir, path, text, entry, readme, on_commit, extra)
 
 
-def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: str = "") -> dict[str, Any]:
+def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: str = "",
+         on_commit: Callable[[dict[str, Any]], None] | None = None,
+         extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Revert the last import or edit of a layer that is not yet undone.
 
     The current file is itself kept as a backup, then the change's backup is restored.
@@ -270,6 +337,8 @@ def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: s
         The layer registry.
     author, note
         Recorded in the history.
+    on_commit, extra
+        As for :func:`apply_import`.
 
     Returns
     -------
@@ -282,7 +351,7 @@ def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: s
     todo = [e for e in entries if e["action"] in ("import", "draw") and e["id"] not in undone]
     if not todo:
         raise NotFound(key="err_nothing_to_undo", field="layer",
-                       params={"layer": layer, "path": str(history_path(data_dir, layer))})
+                       params={"layer": layer, "path": f"history/{layer}.jsonl"})  # no server path
     target = todo[-1]
     src = Path(data_dir) / str(target.get("backup"))
     if not target.get("backup") or not src.exists():
@@ -298,4 +367,4 @@ def undo(data_dir: Path, layer: str, registry: Any, *, author: str = "", note: s
         def readme(e: dict[str, Any]) -> str:
             return (f"- {e['time'][:16].replace('T', ' ')} UTC — `{layer}`: import of "
                     f"`{target.get('source')}` undone (restored `{src.name}`)")
-    return _commit(data_dir, path, src.read_text(encoding="utf-8"), entry, readme)
+    return _commit(data_dir, path, src.read_text(encoding="utf-8"), entry, readme, on_commit, extra)

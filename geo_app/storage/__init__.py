@@ -64,7 +64,8 @@ def open_store(config: Mapping[str, Any]) -> ReviewStore:
     Parameters
     ----------
     config
-        The app configuration (``DATABASE_URL``, ``INSTANCE``).
+        The app configuration (``DATABASE_URL``, ``INSTANCE``; ``STORE_TIMEOUT_S``, default 5 s, is how
+        long a write waits for a lock another connection holds).
 
     Returns
     -------
@@ -78,10 +79,11 @@ def open_store(config: Mapping[str, Any]) -> ReviewStore:
         ``DATABASE_URL`` is set but is not a PostgreSQL URL, or the store cannot be opened.
     """
     url = config.get("DATABASE_URL")
+    timeout = float(config.get("STORE_TIMEOUT_S") or 5.0)
     if url:
         if not str(url).startswith(_POSTGRES_SCHEMES):
             raise StorageUnavailable("GEO_APP_DATABASE_URL must be a postgresql:// URL")
         from .postgis import PostGISReviewStore
 
-        return PostGISReviewStore(str(url))
-    return SQLiteReviewStore(Path(config["INSTANCE"]) / "reviews.sqlite3")
+        return PostGISReviewStore(str(url), timeout=timeout)
+    return SQLiteReviewStore(Path(config["INSTANCE"]) / "reviews.sqlite3", timeout=timeout)

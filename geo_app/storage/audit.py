@@ -54,6 +54,23 @@ class AuditLog:
                     (utc_now("seconds"), actor, action, target, remote_addr,
                      json.dumps(detail or {}, ensure_ascii=False, default=str)))
 
+    def audit_change(self, record: dict[str, Any], history_id: str) -> None:
+        """Record the audit entry of a data change once (again after a crash it is not duplicated).
+
+        Parameters
+        ----------
+        record
+            ``actor``, ``action``, ``target``, ``remote_addr`` and ``detail`` (as :meth:`audit` takes them).
+        history_id
+            The id of the change's history entry, stored as ``detail.history``.
+        """
+        seen = self._conn().execute("SELECT 1 FROM audit WHERE action = ? AND json_extract(detail, '$.history') = ?",
+                                    (record["action"], history_id)).fetchone()
+        if seen is None:
+            self.audit(record.get("actor"), record["action"], record.get("target"),
+                       remote_addr=record.get("remote_addr"), detail={**(record.get("detail") or {}),
+                                                                      "history": history_id})
+
     def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
         """Newest audit entries first."""
         rows = self._conn().execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (int(limit),)).fetchall()

@@ -1,11 +1,16 @@
 """Login, sessions, API tokens, roles, user administration and the audit log (web side).
 
-Flask-Login keeps the session; Flask-Limiter rate-limits the login form; Flask-WTF
-protects the forms against CSRF. Every write view is wrapped in :func:`require_role`.
+Flask-Login keeps the session; Flask-Limiter rate-limits the login form and the password change
+per address, and the user store locks an account out per account and address after repeated
+failures (:mod:`geo_app.storage.lockout`), answering 429 with ``Retry-After``; Flask-WTF protects
+the forms against CSRF. Every write view is wrapped in :func:`require_role`. The session and the
+token are checked against the user store on every request, so a disabled or deleted user, or a
+changed password, ends them at once in every server process.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -18,7 +23,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from ..errors import AuthRequired, Forbidden, GeoAppError, ValidationError, status_for
 from ..storage import ROLES, User, UserStore
-from .i18n import current_lang
+from ..storage.lockout import LockoutPolicy
+from .i18n import Message, current_lang, text
 from .pages import page_context
 
 bp = Blueprint("auth", __name__)
@@ -64,6 +70,24 @@ def users() -> UserStore:
     return current_app.extensions["geo_app"]["users"]
 
 
+def lockout_policy() -> LockoutPolicy:
+    """The app's login lock-out thresholds (``LOGIN_LOCKOUT_*``; defaults in :class:`LockoutPolicy`)."""
+    cfg, d = current_app.config, LockoutPolicy()
+    return LockoutPolicy(int(cfg.get("LOGIN_LOCKOUT_FAILURES", d.pair_failures)),
+                         int(cfg.get("LOGIN_LOCKOUT_ACCOUNT_FAILURES", d.account_failures)),
+                         float(cfg.get("LOGIN_LOCKOUT_WINDOW_S", d.window_s)))
+
+
+def _locked_out(template: str, wait: float, **context: Any) -> Any:
+    """The form again with the lock-out message: 429 with ``Retry-After`` (whole seconds)."""
+    lang = current_lang()
+    error = ValidationError(key="err_login_locked", params={"minutes": max(1, math.ceil(wait / 60))},
+                            field="name")
+    body = render_template(template, error=error.localized(lang) if template == "login.html" else error,
+                           **context, **page_context(lang))
+    return body, 429, {"Retry-After": str(max(1, math.ceil(wait)))}
+
+
 def actor() -> str | None:
     """Name of the current user, or None."""
     return current_user.name if current_user.is_authenticated else None
@@ -72,6 +96,12 @@ def actor() -> str | None:
 def audit(action: str, target: str | None = None, **detail: Any) -> None:
     """Record a write in the audit log: who, when, what, from where."""
     users().audit(actor(), action, target, remote_addr=request.remote_addr, detail=detail)
+
+
+def audit_record(action: str, target: str | None = None, **detail: Any) -> dict[str, Any]:
+    """The audit entry of a data change, to be written as part of the change (``UserStore.audit_change``)."""
+    return {"actor": actor(), "action": action, "target": target, "remote_addr": request.remote_addr,
+            "detail": detail}
 
 
 def _wants_json() -> bool:
@@ -87,11 +117,12 @@ def require_role(role: str) -> Callable:
             if not current_user.is_authenticated:
                 if not _wants_json():
                     return redirect(url_for("auth.login", next=request.full_path))
-                raise AuthRequired("log in or send Authorization: Bearer TOKEN", field="authorization")
+                raise AuthRequired(key="err_auth_required", field="authorization")
             if current_user.user.must_change:
-                raise Forbidden("change your one-time password first (/account/password)", field="password")
+                raise Forbidden(key="err_must_change", field="password")
             if not current_user.can(role):
-                raise Forbidden(f"this needs the {role} role; you are {current_user.role}", field="role")
+                raise Forbidden(key="err_role_needed", field="role", params={
+                    "role": Message(f"val_role_{role}"), "current": Message(f"val_role_{current_user.role}")})
             return view(*args, **kwargs)
 
         wrapped.required_role = role  # type: ignore[attr-defined]
@@ -124,8 +155,9 @@ def init_auth(app: Flask) -> None:
 
     @manager.unauthorized_handler
     def _unauthorized() -> Any:
-        raise AuthRequired("log in or send Authorization: Bearer TOKEN", field="authorization")
+        raise AuthRequired(key="err_auth_required", field="authorization")
 
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # 429 answers carry Retry-After
     limiter.init_app(app)
 
     @app.before_request
@@ -135,8 +167,7 @@ def init_auth(app: Flask) -> None:
         if current_user.is_authenticated:
             return None
         if _wants_json():
-            raise AuthRequired("this service requires a login to read (GEO_APP_PUBLIC_READ=false)",
-                               field="authorization")
+            raise AuthRequired(key="err_login_to_read", field="authorization")
         return redirect(url_for("auth.login", next=request.full_path))
 
     @app.context_processor
@@ -145,9 +176,9 @@ def init_auth(app: Flask) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local redirects after login."""
-    if not target:
-        return "/"
+    """Only local redirects after login: a path on this site, never ``//host``, a backslash or a scheme."""
+    if not target or "\\" in target or any(ord(c) < 0x20 for c in target) or target.startswith("//"):
+        return "/"  # browsers read "/\\host" and "/<TAB>/host" as "//host"
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc and target.startswith("/") else "/"
 
@@ -165,12 +196,18 @@ def login() -> Any:
 def login_post() -> Any:
     """Check the password; on success start a session (first login goes to the password change)."""
     lang = current_lang()
-    user = users().authenticate(request.form.get("name", ""), request.form.get("password", ""))
+    name, addr, policy = request.form.get("name", ""), request.remote_addr, lockout_policy()
+    wait = users().locked_for(name, addr, policy)
+    if wait > 0:
+        users().audit(name[:40] or None, "login_locked", remote_addr=addr)
+        return _locked_out("login.html", wait, next=_safe_next(request.form.get("next")))
+    user = users().authenticate(name, request.form.get("password", ""))
     if user is None:
-        users().audit(request.form.get("name", "")[:40] or None, "login_failed", remote_addr=request.remote_addr)
-        msg = "用户名或密码错误" if lang == "zh" else "wrong user name or password"
-        return render_template("login.html", error=msg, next=_safe_next(request.form.get("next")),
-                               **page_context(lang)), 401
+        users().login_failed(name, addr, policy)
+        users().audit(name[:40] or None, "login_failed", remote_addr=addr)
+        return render_template("login.html", error=text("err_login_wrong", lang),
+                               next=_safe_next(request.form.get("next")), **page_context(lang)), 401
+    users().login_succeeded(name, addr)
     login_user(SessionUser(user))
     audit("login")
     if user.must_change:
@@ -187,30 +224,49 @@ def logout() -> Any:
     return redirect("/")
 
 
+def _live_tokens() -> list[dict[str, Any]]:
+    return [tok for tok in users().tokens(current_user.name) if not tok["revoked_at"]]
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
 def password() -> Any:
     """Change one's password (forced after a one-time password)."""
     if not current_user.is_authenticated:
         if request.method == "POST":
-            raise AuthRequired("log in to change a password", field="authorization")
+            raise AuthRequired(key="err_login_to_change_password", field="authorization")
         return redirect(url_for("auth.login", next="/account/password"))
-    lang = current_lang()
     error = None
     if request.method == "POST":
+        wait = users().locked_for(current_user.name, request.remote_addr, lockout_policy())
+        if wait > 0:
+            return _locked_out("password.html", wait, tokens=_live_tokens())
         try:
-            if users().authenticate(current_user.name, request.form.get("old", "")) is None:
-                raise ValidationError("old password is wrong", field="old")
-            if request.form.get("new") != request.form.get("confirm"):
-                raise ValidationError("the two new passwords differ", field="confirm")
-            user = users().set_password(current_user.name, request.form.get("new", ""))
+            user = _change_password()
         except GeoAppError as exc:
             error = exc
         else:
-            audit("password_change", user.name)
+            audit("password_change", user.name, kept_tokens=request.form.getlist("keep_tokens"))
             login_user(SessionUser(user))
             return redirect("/")
     status = 200 if error is None else status_for(error)
-    return render_template("password.html", error=error, **page_context(lang)), status
+    return render_template("password.html", error=error, tokens=_live_tokens(),
+                           **page_context(current_lang())), status
+
+
+def _change_password() -> User:
+    """Check the old password (a wrong one counts towards the lock-out) and set the new one.
+
+    The user's API tokens are revoked, except those whose labels the form lists in ``keep_tokens``.
+    """
+    name, addr = current_user.name, request.remote_addr
+    if users().authenticate(name, request.form.get("old", "")) is None:
+        users().login_failed(name, addr, lockout_policy())
+        raise ValidationError(key="err_old_password_wrong", field="old")
+    if request.form.get("new") != request.form.get("confirm"):
+        raise ValidationError(key="err_new_passwords_differ", field="confirm")
+    users().login_succeeded(name, addr)
+    return users().set_password(name, request.form.get("new", ""), keep_tokens=request.form.getlist("keep_tokens"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -221,10 +277,10 @@ def account() -> Any:
     new_token = None
     if request.method == "POST":
         if request.form.get("revoke"):
-            try:
-                token_id = int(request.form["revoke"])
-            except ValueError:
-                raise ValidationError("revoke must be a token id", field="revoke") from None
+            raw = request.form["revoke"].strip()
+            if not (raw.isascii() and raw.isdigit() and len(raw) < 19):  # int() would take fullwidth digits too
+                raise ValidationError(key="err_revoke_id", field="revoke")
+            token_id = int(raw)
             if users().revoke_token(current_user.name, token_id):
                 audit("token_revoke", current_user.name, token_id=token_id)
         else:
@@ -237,26 +293,57 @@ def account() -> Any:
 @bp.route("/admin/users", methods=["GET", "POST"])
 @require_role("admin")
 def admin_users() -> Any:
-    """Add users and change roles (admin)."""
+    """Add users, change roles, disable, enable and delete users (admin)."""
     lang = current_lang()
     error = None
     if request.method == "POST":
         try:
-            name = request.form.get("name", "")
-            if request.form.get("action") == "role":
-                users().set_role(name, request.form.get("role", ""))
-                audit("user_role", name, role=request.form.get("role"))
-            else:
-                users().add(name, request.form.get("role", ""), request.form.get("password", ""), must_change=True)
-                audit("user_add", name, role=request.form.get("role"))
+            _admin_action(request.form.get("action") or "add", request.form.get("name", ""))
         except GeoAppError as exc:
             error = exc
     status = 200 if error is None else status_for(error)
-    return render_template("admin_users.html", users=users().list(), error=error, **page_context(lang)), status
+    return render_template("admin_users.html", users=users().list(disabled_too=True), error=error,
+                           **page_context(lang)), status
+
+
+#: The ``action`` values of the ``/admin/users`` form (none means ``add``).
+ADMIN_ACTIONS = ("add", "role", "disable", "enable", "delete")
+
+
+def _admin_action(action: str, name: str) -> None:
+    """Apply one ``/admin/users`` form action and audit it."""
+    role = request.form.get("role", "")
+    if action == "add":
+        users().add(name, role, request.form.get("password", ""), must_change=True)
+        audit("user_add", name, role=role)
+    elif action == "role":
+        users().set_role(name, role)
+        audit("user_role", name, role=role)
+    elif action in ("disable", "enable"):
+        users().set_disabled(name, action == "disable")
+        audit(f"user_{action}", name)
+    elif action == "delete":
+        users().delete(name)
+        audit("user_delete", name)
+    else:
+        raise ValidationError(key="err_choice", params={"field": "action", "choices": list(ADMIN_ACTIONS),
+                                                        "got": action[:40]}, field="action")
 
 
 @bp.get("/admin/audit")
 @require_role("admin")
 def admin_audit() -> Any:
-    """The audit log (admin)."""
-    return render_template("audit.html", entries=users().audit_log(500), **page_context(current_lang()))
+    """The audit log (admin); each entry's detail as a mapping, shown in the page language."""
+    entries = [{**e, "detail": _detail(e.get("detail"))} for e in users().audit_log(500)]
+    return render_template("audit.html", entries=entries, **page_context(current_lang()))
+
+
+def _detail(raw: Any) -> Any:
+    """An audit entry's stored JSON detail as a dict (as it is when it is not a JSON object)."""
+    import json
+
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return raw
+    return value if isinstance(value, dict) else raw

@@ -27,7 +27,7 @@ from ..errors import GeometryError, NotFound, UnsupportedMediaType, ValidationEr
 from ..layers import LayerRegistry
 from . import data_files, import_report
 from .api import json_response
-from .auth import actor, audit, require_role
+from .auth import actor, audit, audit_record, require_role, users
 from .i18n import chosen_lang, current_lang
 from .openapi import EXTRA_PATHS
 
@@ -223,7 +223,27 @@ def upload() -> Response:
     report_text = importer.format_report(plan.report) if lang is None else import_report.format_report(
         plan.report, lang, layer_title=registry().spec(layer).title(lang))
     return json_response({"token": token if plan.ok else None, "ok": plan.ok, "report": plan.report,
-                          "text": report_text})
+                          "text": report_text, "preview": preview_features(plan.frame)})
+
+
+#: At most this many features are sent back for the preview map of an upload.
+PREVIEW_MAX = 2000
+
+
+def preview_features(frame: Any) -> dict[str, Any]:
+    """The features an import would write, simplified for a small preview map (WGS84 GeoJSON)."""
+    import geopandas as gpd
+
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        return {"type": "FeatureCollection", "features": []}
+    shown = frame[frame.geometry.notna() & ~frame.geometry.is_empty].iloc[:PREVIEW_MAX]
+    if shown.crs is not None:
+        shown = shown.to_crs("EPSG:4326")
+    names = shown["name_zh"] if "name_zh" in shown else [None] * len(shown)
+    geoms = shown.geometry.simplify(0.0005, preserve_topology=True)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": g.__geo_interface__, "properties": {"name": None if n is None else str(n)}}
+        for g, n in zip(geoms, names, strict=True)]}
 
 
 def _body() -> dict[str, Any]:
@@ -287,14 +307,17 @@ def save_feature(layer: str) -> Response:
     geom = validate.geometry(body.get("geometry"), allowed=DRAW_TYPES[kind])
     props = {k: body.get(k) for k in ("name", "name_en", "sectors")}
     note = _note(body)
+    record = audit_record("data.draw", layer, name=props["name"])
     with _write_lock():
         plan = importer.prepare_feature(layer, geom, props, registry(), sectors=_plan_sectors(), note=note)
         if not plan.ok:
             raise GeometryError(key="err_feature_blocked", params={"errors": list(plan.report["errors"])},
                                 field="geometry")
-        entry = importer.apply_import(plan, _data_dir(), registry(), author=_author())
-        registry().clear()
-    audit("data.draw", layer, name=props["name"], history=entry["id"])
+        try:  # layer, history line and audit entry: all of them or none (geo_app.importer.journal)
+            entry = importer.apply_import(plan, _data_dir(), registry(), author=_author(), extra={"audit": record},
+                                          on_commit=lambda e: users().audit_change(record, e["id"]))
+        finally:
+            registry().clear()
     return json_response({"layer": layer, "name": str(props["name"]).strip(), "filled": plan.report.get("filled"),
                           "entry": entry, "report": plan.report}, status=201)
 

@@ -130,6 +130,13 @@ SCHEMAS: dict[str, Any] = {
                                     "report": {"$ref": "#/components/schemas/Report"},
                                     "data_version": {"type": "string"},
                                     "author": {"type": ["string", "null"]}}},
+    "Paging": {"type": "object", "required": ["count", "limit", "offset", "next"], "properties": {
+        "count": {"type": "integer", "description": "reviews in this page"},
+        "limit": {"type": "integer"}, "offset": {"type": "integer"},
+        "next": {"type": ["string", "null"], "description": "relative URL of the next page; null on the last"}}},
+    "ReviewPage": {"allOf": [{"$ref": "#/components/schemas/Paging"}, {
+        "type": "object", "required": ["reviews"], "properties": {
+            "reviews": {"type": "array", "items": {"$ref": "#/components/schemas/StoredReview"}}}}]},
     "ReviewInput": {"type": "object", "required": ["geometry"], "properties": {
         "geometry": {"$ref": "#/components/schemas/SiteGeometry"},
         "project": {"type": ["string", "null"], "maxLength": 200},
@@ -160,6 +167,11 @@ _REVIEW_FILTERS = [
     _q("verdict", {"type": "string", "enum": VERDICTS}, "filter by verdict"),
     _q("sector", {"type": "string", "enum": []}, "filter by sector"),
     _q("bbox", {"type": "string"}, "minlon,minlat,maxlon,maxlat"),
+]
+#: Paging of ``listReviews`` (after the filters, so the filled indexes of :data:`FILLED` stay put).
+_PAGING = [
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "reviews per page"),
+    _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "reviews to skip (the `next` link sets it)"),
 ]
 _RID = {"name": "rid", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -200,6 +212,11 @@ PATHS: dict[str, Any] = {
         "parameters": REACH_PARAMS,
         "responses": {"200": {"description": "GeoTIFF", "content": {"image/tiff": {
             "schema": {"type": "string", "format": "binary"}}}}, **_errors("400", "401", "422")}}},
+    "/api/reach.csv": {"get": {
+        "summary": "Per-township reach table as CSV (UTF-8 with a BOM): minutes by car, rail and best, then the table",
+        "operationId": "getReachCsv", "parameters": REACH_PARAMS,
+        "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                      **_errors("400", "401", "422")}}},
     "/api/reviews": {
         "post": {"summary": "Review a site and store it (planner)", "operationId": "createReview",
                  "security": [{"bearer": []}],
@@ -208,11 +225,17 @@ PATHS: dict[str, Any] = {
                  "responses": {"201": _json("ReviewCreated", "stored"),
                                **_errors("400", "401", "403", "413", "415", "422", "503")}},
         "get": {"summary": "Stored reviews", "operationId": "listReviews",
+                "description": "Newest first, one page at a time: `limit` rows from `offset` on. `next` (and a "
+                               "`Link: <...>; rel=\"next\"` header) is the relative URL of the next page, "
+                               "null on the last one.",
                 "parameters": [_q("format", {"type": "string", "enum": ["json", "geojson", "csv"]},
-                                  "output format"), *_REVIEW_FILTERS],
-                "responses": {"200": {"description": "reviews", "content": {
-                    "application/json": {"schema": {"type": "object", "required": ["reviews", "count"]}},
-                    _GEO: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}},
+                                  "output format"), *_REVIEW_FILTERS, *_PAGING],
+                "responses": {"200": {"description": "one page of reviews", "headers": {"Link": {
+                    "description": "`<next page URL>; rel=\"next\"` when there is a next page",
+                    "schema": {"type": "string"}}}, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ReviewPage"}},
+                    _GEO: {"schema": {"allOf": [{"$ref": "#/components/schemas/FeatureCollection"},
+                                                {"$ref": "#/components/schemas/Paging"}]}},
                     "text/csv": {"schema": {"type": "string"}}}}, **_errors("400", "401", "503")}}},
     "/api/reviews/{rid}": {
         "get": {"summary": "One stored review", "operationId": "getReview", "parameters": [_RID],
