@@ -117,6 +117,31 @@ def check_review(review: Mapping[str, Any]) -> dict[str, Any]:
             "data_version": dv, "bounds": bounds}
 
 
+def list_filters(verdict: str | None, sector: str | None, bbox_clause: str | None,
+                 bbox: tuple[float, float, float, float] | None, ph: str) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of :meth:`ReviewStore.list`, shared by both backends.
+
+    Parameters
+    ----------
+    verdict, sector
+        Exact-match filters (skipped when empty).
+    bbox_clause, bbox
+        The backend's bounding-box test (four placeholders) and its parameters in that order.
+    ph
+        The driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg).
+    """
+    where = ["deleted_at IS NULL"]
+    params: list[Any] = []
+    for column, value in (("verdict", verdict), ("sector", sector)):
+        if value:
+            where.append(f"{column} = {ph}")
+            params.append(value)
+    if bbox_clause is not None and bbox is not None:
+        where.append(bbox_clause)
+        params += list(bbox)
+    return " AND ".join(where), params
+
+
 class ReviewStore(abc.ABC):
     """The review-store interface every backend implements.
 

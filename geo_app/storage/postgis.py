@@ -40,7 +40,16 @@ import shapely
 import shapely.geometry
 
 from ..errors import StorageUnavailable, ValidationError
-from .base import COLUMNS, SCHEMA_VERSION, PerThreadConnections, ReviewStore, check_migrations, check_review, utc_now
+from .base import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    PerThreadConnections,
+    ReviewStore,
+    check_migrations,
+    check_review,
+    list_filters,
+    utc_now,
+)
 
 #: Append-only list of migrations; ``max(schema_version.version)`` is the number applied.
 MIGRATIONS: list[str] = [
@@ -258,33 +267,11 @@ class PostGISReviewStore(PerThreadConnections, ReviewStore):
     def list(self, verdict: str | None = None, sector: str | None = None,
              bbox: tuple[float, float, float, float] | None = None,
              limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        """Return stored reviews, newest first.
-
-        Parameters
-        ----------
-        verdict, sector
-            Exact-match filters.
-        bbox
-            ``(minlon, minlat, maxlon, maxlat)``: reviews whose geometry's bounds intersect it
-            (``geometry && ST_MakeEnvelope(...)``, answered from the GiST index).
-        limit
-            Largest number of rows.
-        offset
-            Rows to skip first (paging).
-        """
-        where = ["deleted_at IS NULL"]
-        params: list[Any] = []
-        if verdict:
-            where.append("verdict = %s")
-            params.append(verdict)
-        if sector:
-            where.append("sector = %s")
-            params.append(sector)
-        if bbox is not None:
-            x0, y0, x1, y1 = (float(v) for v in bbox)
-            where.append("geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
-            params += [x0, y0, x1, y1]
-        sql = f"SELECT {_SELECT} FROM reviews WHERE {' AND '.join(where)} ORDER BY seq DESC"
+        """See :meth:`geo_app.storage.base.ReviewStore.list`. The bbox test is answered from the GiST index."""
+        box = None if bbox is None else tuple(float(v) for v in bbox)
+        where, params = list_filters(verdict, sector, "geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
+                                     box, "%s")  # type: ignore[arg-type]
+        sql = f"SELECT {_SELECT} FROM reviews WHERE {where} ORDER BY seq DESC"
         if limit is not None:
             sql += " LIMIT %s"
             params.append(int(limit))

@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StorageUnavailable
-from .base import COLUMNS, SCHEMA_VERSION, PerThreadConnections, ReviewStore, check_migrations, check_review, utc_now
+from .base import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    PerThreadConnections,
+    ReviewStore,
+    check_migrations,
+    check_review,
+    list_filters,
+    utc_now,
+)
 from .sqlite_files import log, secure_file, secure_folder, transaction
 
 #: Append-only list of migrations; ``PRAGMA user_version`` is the number applied.
@@ -185,32 +194,11 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
     def list(self, verdict: str | None = None, sector: str | None = None,
              bbox: tuple[float, float, float, float] | None = None,
              limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        """Return stored reviews, newest first.
-
-        Parameters
-        ----------
-        verdict, sector
-            Exact-match filters.
-        bbox
-            ``(minlon, minlat, maxlon, maxlat)``: reviews whose geometry's bounds intersect it.
-        limit
-            Largest number of rows.
-        offset
-            Rows to skip first (paging).
-        """
-        where = ["deleted_at IS NULL"]
-        params: list[Any] = []
-        if verdict:
-            where.append("verdict = ?")
-            params.append(verdict)
-        if sector:
-            where.append("sector = ?")
-            params.append(sector)
-        if bbox is not None:
-            x0, y0, x1, y1 = bbox
-            where.append("maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?")
-            params += [x0, x1, y0, y1]
-        sql = f"SELECT {', '.join(COLUMNS)} FROM reviews WHERE {' AND '.join(where)} ORDER BY seq DESC"
+        """See :meth:`geo_app.storage.base.ReviewStore.list`."""
+        box = None if bbox is None else (bbox[0], bbox[2], bbox[1], bbox[3])  # x0, x1, y0, y1
+        where, params = list_filters(verdict, sector, "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
+                                     box, "?")
+        sql = f"SELECT {', '.join(COLUMNS)} FROM reviews WHERE {where} ORDER BY seq DESC"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else int(limit), int(offset)]
