@@ -53,6 +53,7 @@ _ENV_KEYS: dict[str, type] = {
     "GRAPH_CACHE_MB": int,
     "SCENARIO_CACHE_MB": int,
     "PAGE_CACHE_MB": int,
+    "TRUSTED_PROXY": str,
 }
 
 
@@ -74,6 +75,9 @@ RESOURCE_DEFAULTS: dict[str, Any] = {
     "GRAPH_CACHE_MB": 64,
     "SCENARIO_CACHE_MB": 48,
     "PAGE_CACHE_MB": 32,
+    # The reverse proxy's address (deploy/): waitress then takes the client address and scheme from
+    # its X-Forwarded-For/-Proto, and reading needs a login unless GEO_APP_PUBLIC_READ says otherwise.
+    "TRUSTED_PROXY": None,
 }
 
 

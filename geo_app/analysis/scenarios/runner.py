@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 
+from ...network.cache import GraphCache, deep_nbytes
 from ...network.graph import TravelGraph
+from .. import budget
 from ..accessibility import reach_table
-from ..surface import Surface
+from ..surface import grid_cells
 from .compare import Comparison, compare
 from .edits import apply_scenario
 from .files import Scenario, edit_label, find_scenario
@@ -19,10 +22,13 @@ from .inputs import NetworkInputs
 
 
 class ScenarioRunner:
-    """Apply and compare scenarios against one base graph, caching what does not change.
+    """Apply and compare scenarios against one base graph, caching what does not change, within bounds.
 
-    Scenario graphs are cached by file content; the base "before" reach table by its
-    arguments.
+    Scenario graphs are cached by file content (at most ``max_graphs`` of them, least recently used
+    dropped); their derived values (grid snaps, node times) go into views of the base graph's
+    cache, so every graph shares its bounds. The base "before" reach tables are cached by their
+    arguments and the towns and boundary they were computed on, in an LRU of ``before_entries``
+    entries and ``before_bytes`` bytes.
 
     Parameters
     ----------
@@ -32,12 +38,15 @@ class ScenarioRunner:
         The base travel graph (never modified).
     directory
         ``data/scenarios``.
+    max_graphs, graph_bytes, before_entries, before_bytes
+        The bounds of the two caches (entries, bytes).
     """
 
-    def __init__(self, inputs: NetworkInputs, base: TravelGraph, directory: Path | str) -> None:
+    def __init__(self, inputs: NetworkInputs, base: TravelGraph, directory: Path | str, *, max_graphs: int = 4,
+                 graph_bytes: int = 256 * 2**20, before_entries: int = 32, before_bytes: int = 64 * 2**20) -> None:
         self.inputs, self.base, self.directory = inputs, base, Path(directory)
-        self._graphs: dict[tuple[str, str], TravelGraph] = {}
-        self._before: dict[tuple, tuple[Surface, pd.DataFrame]] = {}
+        self.graphs = GraphCache(max_bytes=graph_bytes, max_entries=max_graphs)
+        self.before = GraphCache(max_bytes=before_bytes, max_entries=before_entries)
 
     def scenario(self, name: str) -> Scenario:
         """Load one scenario by name (NotFound when missing)."""
@@ -46,22 +55,53 @@ class ScenarioRunner:
     def graph(self, scenario: Scenario) -> TravelGraph:
         """The scenario's graph (cached by the file's text)."""
         key = (scenario.name, scenario.text)
-        if key not in self._graphs:
-            graph = apply_scenario(self.inputs, scenario)
-            if len(self._graphs) >= 16:
-                self._graphs.pop(next(iter(self._graphs)))
-            self._graphs[key] = graph
-        return self._graphs[key]
+        hit = self.graphs.get(key)
+        if hit is not None:
+            return hit
+        budget.check("scenario graph")
+        graph = apply_scenario(self.inputs, scenario)
+        if self.base.origin is not None:  # batch workers rebuild it from the same files
+            object.__setattr__(graph, "origin", replace(self.base.origin, scenario=(str(scenario.path),
+                                                                                scenario.text)))
+        # Its grid snaps and node times share the base graph's cache (and bounds), under its own key.
+        object.__setattr__(graph, "cache", self.base.cache.view(("scenario", *key)))
+        return self.graphs.put(key, graph, deep_nbytes(graph))
 
     def compare(self, scenario: Scenario, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame,
                 **kw: Any) -> Comparison:
-        """:func:`compare` the base graph with the scenario's (keyword arguments as there)."""
-        key = tuple(sorted((k, repr(v)) for k, v in kw.items() if k != "town_points"))
-        before = self._before.get(key)
+        """:func:`compare` the base graph with the scenario's (keyword arguments as there).
+
+        Before any work, the two county surfaces are estimated against the request's budget
+        (:func:`~geo_app.analysis.budget.require`); the "before" table is cached only when complete.
+        """
+        key = (_frames_key(towns, boundary), *sorted((k, repr(v)) for k, v in kw.items() if k != "town_points"))
+        before = self.before.get(key)
+        self._require(boundary, kw, surfaces=1 if before is not None else 2)
         if before is None:
             before = reach_table(self.base, towns, boundary, **kw)
-            self._before[key] = before
+            self.before.put(key, before, deep_nbytes(before))
+        budget.check("scenario surface")
         return compare(self.base, self.graph(scenario), towns, boundary, before=before, **kw)
+
+    def _require(self, boundary: gpd.GeoDataFrame, kw: dict[str, Any], *, surfaces: int) -> None:
+        """Refuse a comparison whose surfaces (cold snaps assumed) cannot finish within the budget."""
+        if "to_lonlat" not in kw or budget.remaining() == float("inf"):
+            return  # no budget open (command line, batch)
+        x0, y0, x1, y1 = boundary.to_crs("EPSG:4326").total_bounds
+        cells = grid_cells(self.base, kw["to_lonlat"], (x0, y0, x1, y1), float(kw.get("cell_m", 250)))
+        k = min(int(self.base.params["access"]["k"]["value"]), self.base.n_road)
+        mg = self.base.modes[kw.get("mode", "best")]
+        search = 0.0 if mg.table is not None else budget.search_seconds(mg.fwd.nnz)
+        budget.require(surfaces * (budget.surface_seconds(cells, k) + search), "scenario compare")
+
+
+def _frames_key(*frames: gpd.GeoDataFrame) -> str:
+    """A fingerprint of frames' geometries and codes (a towns import changes the "before" table)."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for frame in frames:
+        h.update(b"".join(g.wkb if g is not None else b"-" for g in frame.geometry))
+        h.update(repr(list(frame.get("code", []))).encode("utf-8"))
+    return h.hexdigest()
 
 
 def edit_lines(inputs: NetworkInputs, scenario: Scenario) -> gpd.GeoDataFrame:
