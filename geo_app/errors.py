@@ -59,102 +59,33 @@ class GeoAppError(Exception):
         return {"error": {"code": self.code, "message": message, "field": self.field}}
 
 
-class ValidationError(GeoAppError):
-    """A parameter is malformed, out of range or of the wrong type."""
-
-    code = "invalid_parameter"
-
-
-class GeometryError(GeoAppError):
-    """A geometry is well-formed JSON but not an acceptable geometry."""
-
-    code = "invalid_geometry"
+def _kind(name: str, code: str, status: int, doc: str, *, retry_after: int | None = None) -> type[GeoAppError]:
+    """Make one domain error class and record its HTTP status in :data:`HTTP_STATUS`."""
+    attrs: dict[str, Any] = {"code": code, "__doc__": doc, "__module__": __name__, "__qualname__": name}
+    if retry_after is not None:
+        attrs["retry_after"] = retry_after
+    cls = type(name, (GeoAppError,), attrs)
+    HTTP_STATUS[cls] = status
+    return cls
 
 
-class OutsideServiceArea(GeoAppError):
-    """A location lies outside the area the service models."""
+#: The one place where domain errors become HTTP status codes (filled by the table below).
+HTTP_STATUS: dict[type[GeoAppError], int] = {}
 
-    code = "outside_service_area"
-
-
-class NoNetworkNearby(GeoAppError):
-    """No network node lies within the off-network access limit."""
-
-    code = "no_network_nearby"
-
-
-class NotFound(GeoAppError):
-    """A named resource (layer, review, scenario) does not exist."""
-
-    code = "not_found"
-
-
-class PayloadTooLarge(GeoAppError):
-    """A body or geometry exceeds a size limit."""
-
-    code = "payload_too_large"
-
-
-class UnsupportedMediaType(GeoAppError):
-    """An upload is not in an accepted format."""
-
-    code = "unsupported_media_type"
-
-
-class AuthRequired(GeoAppError):
-    """The request needs a logged-in user or a valid API token."""
-
-    code = "authentication_required"
-
-
-class Forbidden(GeoAppError):
-    """The user's role is too low for the request."""
-
-    code = "forbidden"
-
-
-class StorageUnavailable(GeoAppError):
-    """The review store or the data folder cannot be written (read-only disk, locked database or folder)."""
-
-    code = "storage_unavailable"
-
-
-class DataFileError(GeoAppError):
-    """A data file is missing or corrupt; raised at start-up, naming the file."""
-
-    code = "data_file_error"
-
-
-class ServiceBusy(GeoAppError):
-    """Every slot for this kind of request is taken (the upload pool); try again after ``retry_after`` s."""
-
-    code = "busy"
-    retry_after = 5
-
-
-class BudgetExceeded(GeoAppError):
-    """The request's work cannot finish within its time budget; it was refused or stopped, nothing kept."""
-
-    code = "budget_exceeded"
-    retry_after = 30
-
-
-#: The one place where domain errors become HTTP status codes.
-HTTP_STATUS: dict[type[GeoAppError], int] = {
-    ValidationError: 400,
-    GeometryError: 422,
-    OutsideServiceArea: 422,
-    NoNetworkNearby: 422,
-    NotFound: 404,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    AuthRequired: 401,
-    Forbidden: 403,
-    StorageUnavailable: 503,
-    DataFileError: 500,
-    ServiceBusy: 503,
-    BudgetExceeded: 503,
-}
+# The domain errors: class, code, HTTP status, meaning. Subclasses (e.g. ScenarioError) inherit the status.
+ValidationError = _kind("ValidationError", "invalid_parameter", 400, "A parameter is malformed or out of range.")
+GeometryError = _kind("GeometryError", "invalid_geometry", 422, "Well-formed JSON, but not an acceptable geometry.")
+OutsideServiceArea = _kind("OutsideServiceArea", "outside_service_area", 422, "A location lies outside the area.")
+NoNetworkNearby = _kind("NoNetworkNearby", "no_network_nearby", 422, "No network node within the access limit.")
+NotFound = _kind("NotFound", "not_found", 404, "A named layer, review or scenario does not exist.")
+PayloadTooLarge = _kind("PayloadTooLarge", "payload_too_large", 413, "A body or geometry exceeds a size limit.")
+UnsupportedMediaType = _kind("UnsupportedMediaType", "unsupported_media_type", 415, "An upload of another format.")
+AuthRequired = _kind("AuthRequired", "authentication_required", 401, "Needs a logged-in user or an API token.")
+Forbidden = _kind("Forbidden", "forbidden", 403, "The user's role is too low for the request.")
+StorageUnavailable = _kind("StorageUnavailable", "storage_unavailable", 503, "Store or data folder not writable.")
+DataFileError = _kind("DataFileError", "data_file_error", 500, "A data file is missing or corrupt (named).")
+ServiceBusy = _kind("ServiceBusy", "busy", 503, "Every upload slot is taken; retry later.", retry_after=5)
+BudgetExceeded = _kind("BudgetExceeded", "budget_exceeded", 503, "Over the time budget; nothing kept.", retry_after=30)
 
 
 def status_for(exc: GeoAppError) -> int:

@@ -40,16 +40,8 @@ import shapely
 import shapely.geometry
 
 from ..errors import StorageUnavailable, ValidationError
-from .base import (
-    COLUMNS,
-    SCHEMA_VERSION,
-    PerThreadConnections,
-    ReviewStore,
-    check_migrations,
-    check_review,
-    list_filters,
-    utc_now,
-)
+from . import base
+from .base import COLUMNS, SCHEMA_VERSION, PerThreadConnections, ReviewStore, check_review, utc_now
 
 #: Append-only list of migrations; ``max(schema_version.version)`` is the number applied.
 MIGRATIONS: list[str] = [
@@ -81,7 +73,7 @@ MIGRATIONS: list[str] = [
         CHECK (verdict IN ('suitable', 'conditional', 'unsuitable', 'incomplete'));
     """,
 ]
-check_migrations(MIGRATIONS, "PostGIS review store")
+base.check_migrations(MIGRATIONS, "PostGIS review store")
 #: Advisory lock key held while migrating (any 64-bit number unique to this app).
 _MIGRATION_LOCK = 0x6765_6F61_7070_0001
 _SELECT = ("id, created_at, project, sector, verdict, geometry_json, report, data_version, author, deleted_at")
@@ -269,7 +261,7 @@ class PostGISReviewStore(PerThreadConnections, ReviewStore):
              limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """See :meth:`geo_app.storage.base.ReviewStore.list`. The bbox test is answered from the GiST index."""
         box = None if bbox is None else tuple(float(v) for v in bbox)
-        where, params = list_filters(verdict, sector, "geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
+        where, params = base.list_filters(verdict, sector, "geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
                                      box, "%s")  # type: ignore[arg-type]
         sql = f"SELECT {_SELECT} FROM reviews WHERE {where} ORDER BY seq DESC"
         if limit is not None:

@@ -22,16 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StorageUnavailable
-from .base import (
-    COLUMNS,
-    SCHEMA_VERSION,
-    PerThreadConnections,
-    ReviewStore,
-    check_migrations,
-    check_review,
-    list_filters,
-    utc_now,
-)
+from . import base
+from .base import COLUMNS, SCHEMA_VERSION, PerThreadConnections, ReviewStore, check_review, utc_now
 from .sqlite_files import log, secure_file, secure_folder, transaction
 
 #: Append-only list of migrations; ``PRAGMA user_version`` is the number applied.
@@ -59,7 +51,7 @@ MIGRATIONS: list[str] = [
     # 2: the verdict "incomplete"; the verdict column has no CHECK here, so nothing changes but the version.
     "CREATE INDEX IF NOT EXISTS reviews_verdict ON reviews(verdict)",
 ]
-check_migrations(MIGRATIONS, "SQLite review store")
+base.check_migrations(MIGRATIONS, "SQLite review store")
 
 
 class SQLiteReviewStore(PerThreadConnections, ReviewStore):
@@ -196,7 +188,7 @@ class SQLiteReviewStore(PerThreadConnections, ReviewStore):
              limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """See :meth:`geo_app.storage.base.ReviewStore.list`."""
         box = None if bbox is None else (bbox[0], bbox[2], bbox[1], bbox[3])  # x0, x1, y0, y1
-        where, params = list_filters(verdict, sector, "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
+        where, params = base.list_filters(verdict, sector, "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
                                      box, "?")
         sql = f"SELECT {', '.join(COLUMNS)} FROM reviews WHERE {where} ORDER BY seq DESC"
         if limit is not None or offset:
