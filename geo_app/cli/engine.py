@@ -130,10 +130,13 @@ def _table_text(table: Any, fmt: str) -> str:
 @click.option("--minutes", default="120", show_default=True, help="Threshold minutes (1-240).")
 @click.option("--cell", default="250", show_default=True, help="Cell size in metres (50-2000).")
 @click.option("--format", "fmt", default="table", show_default=True, help="table | json | csv")
+@click.option("--sensitivity", is_flag=True,
+              help="Instead of the table: the county's share within the minutes under low / model / high values "
+                   "of each assumption (off-network speed and circuity, station entry, boarding wait, road speeds).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @with_appcontext
 @domain_errors
-def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Path | None) -> None:
+def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, sensitivity: bool, output: Path | None) -> None:
     """Per-township reach table to a destination (default Changchun)."""
     from ..analysis.accessibility import reach_inputs, reach_table
     from ..analysis.routing import resolve_place
@@ -144,6 +147,9 @@ def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Pat
     cell_m = parse_int(cell, "cell", lo=50, hi=2000)
     layers = extension()["layers"]
     dest = resolve_place(to, layers.frame("places"))
+    if sensitivity:
+        _write(_sensitivity_text(layers, dest, mode, limit, cell_m, fmt), output)
+        return
     if fmt == "json":
         _, table = reach_table(extension()["graph"](), **reach_inputs(layers), to_lonlat=dest, mode=mode,
                                minutes=limit, cell_m=cell_m)
@@ -153,6 +159,33 @@ def reach_cmd(to: str, mode: str, minutes: str, cell: str, fmt: str, output: Pat
         _, table = reach_export(extension()["graph"](), layers, to_lonlat=dest, mode=mode, minutes=limit,
                                 cell_m=cell_m)
     _write(_table_text(table, fmt), output)
+
+
+#: Columns of ``reach --sensitivity --format table`` (people only with an imported population).
+SENSITIVITY_COLUMNS = ("parameter", "label_zh", "unit", "low", "model", "high", "share_low", "share_model",
+                       "share_high", "spread", "people_low", "people_model", "people_high")
+
+
+def _sensitivity_text(layers: Any, dest: tuple[float, float], mode: str, minutes: int, cell_m: int, fmt: str) -> str:
+    """The sensitivity table (:func:`geo_app.analysis.sensitivity.sensitivity_table`) as table, JSON or CSV."""
+    import pandas as pd
+
+    from ..analysis.accessibility import reach_inputs
+    from ..analysis.sensitivity import COLUMNS, sensitivity_table
+    from ..reports.tables import csv_text, frame_text
+
+    inputs = reach_inputs(layers)
+    rows = sensitivity_table(extension()["graph"](), inputs["boundary"], to_lonlat=dest, mode=mode, minutes=minutes,
+                             cell_m=cell_m, population=inputs["population"])
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=1)
+    frame = pd.DataFrame([{**r, "model": "½ headway" if r["model"] is None else r["model"]} for r in rows],
+                         columns=list(COLUMNS)).astype(object)
+    if fmt == "csv":
+        return csv_text(frame)
+    kinds = {c: "share" for c in ("share_low", "share_model", "share_high", "spread")}
+    kinds.update({c: "int" for c in ("people_low", "people_model", "people_high")})
+    return frame_text(frame, columns=SENSITIVITY_COLUMNS, kinds=kinds)
 
 
 @click.command("route")

@@ -1,7 +1,8 @@
 """Front-end assets served from installed packages, so pages work with no internet.
 
 Leaflet comes from the ``XStatic-Leaflet`` wheel, Leaflet.draw from the ``django-leaflet``
-wheel's static folder. Nothing is fetched from a CDN.
+wheel's static folder. Nothing is fetched from a CDN. The blueprint also gives every template
+the number filters of :mod:`geo_app.web.maps.numbers`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def _vendor_dirs() -> dict[str, Path]:
 
 VENDOR = _vendor_dirs()
 bp = Blueprint("assets", __name__)
+
+
+def _register_filters(state) -> None:  # type: ignore[no-untyped-def]
+    """Give every template the one number format: ``{{ x|share }}``, ``{{ x|km2 }}``, ``{{ x|minutes }}``."""
+    from .maps.numbers import FILTERS
+
+    state.app.jinja_env.filters.update(FILTERS)
+
+
+bp.record_once(_register_filters)
 
 
 def vendor_url(package: str, filename: str) -> str:

@@ -22,8 +22,10 @@ from ..analysis import scenarios as sc
 from ..analysis.accessibility import reach_inputs
 from ..analysis.routing import resolve_place
 from ..i18n import translate_value
+from ..network.variants import with_params
 from . import maps
 from .api import feature_collection, json_response
+from .assumptions import PARAM_NAMES, add_low_confidence, confidence_note, panel
 from .i18n import current_lang, name_span, text
 from .openapi import EXTRA_PATHS
 from .page_cache import cached_page
@@ -65,11 +67,14 @@ def runner() -> sc.ScenarioRunner:
 
 
 def compare_request(params: Any, scenario: sc.Scenario) -> dict[str, Any]:
-    """Validate ``mode`` (default: the scenario's), ``minutes`` (1–240) and ``cell`` (100–2000 m)."""
+    """Validate ``mode`` (default: the scenario's), ``minutes`` (1–240), ``cell`` (100–2000 m) and the assumptions."""
+    from .api import assumption_params
+
     return {
         "mode": validate.parse_choice(params.get("mode") or scenario.mode, "mode", sc.MODES),
         "minutes": validate.parse_int(params.get("minutes", 120), "minutes", lo=1, hi=240),
         "cell": validate.parse_int(params.get("cell", 250), "cell", lo=100, hi=2000),
+        "params": assumption_params(params),
     }
 
 
@@ -77,7 +82,7 @@ def run_compare(scenario: sc.Scenario, req: dict[str, Any]) -> sc.Comparison:
     """Compare a scenario with the base network for a validated request (reach to Changchun)."""
     reg = current_app.extensions["geo_app"]["layers"]
     return runner().compare(scenario, **reach_inputs(reg), to_lonlat=resolve_place("changchun", reg.frame("places")),
-                            mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"])
+                            mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"], params=req.get("params"))
 
 
 def county_shape() -> Any:
@@ -230,7 +235,7 @@ def no_change_note(scenario: sc.Scenario, comparison: sc.Comparison, mode: str, 
 
 
 @bp.get("/scenarios")
-@cached_page("name", "mode", "minutes", "cell")
+@cached_page("name", "mode", "minutes", "cell", *PARAM_NAMES)
 def scenarios_page():  # type: ignore[no-untyped-def]
     """Map of minutes saved, before/after boundaries, township table and chart for one scenario."""
     from .pages import context_map, page_context, registry
@@ -251,6 +256,7 @@ def scenarios_page():  # type: ignore[no-untyped-def]
     county = county_shape()
     _add_saved(m, saved_polygons(comparison, county), lang)
     _add_edits(m, sc.edit_lines(runner().inputs, scenario), lang)
+    add_low_confidence(m, comparison.after, county, lang)
     legend = _add_boundaries(m, sc.boundaries(comparison, req["minutes"], county), req["minutes"], lang)
     for entry in legend:  # the same figure as the summary table, counted on the same cells
         entry["area_km2"] = comparison.summary.get(f"within_{entry['state']}_km2", entry["area_km2"])
@@ -262,11 +268,15 @@ def scenarios_page():  # type: ignore[no-untyped-def]
         "scenarios.html", map=parts, scenario=scenario, scenarios=good, broken=broken, req=req,
         summary=comparison.summary, rows=rows, classes=SAVED_CLASSES, boundary_legend=legend,
         no_change=no_change_note(scenario, comparison, req["mode"], lang),
-        assumptions=scenario.assumptions(), **page_context(lang))
+        assumptions=scenario.assumptions(), panel=panel(runner().base, req["params"], request.args, lang),
+        confidence=confidence_note(comparison.after, with_params(runner().base, req["params"]),
+                                   comparison.summary.get("share_low_confidence_after"), lang), **page_context(lang))
 
 
 def _openapi_items() -> dict[str, dict[str, Any]]:
     """OpenAPI path items of the scenario endpoints."""
+    from .openapi_spec import ASSUMPTION_PARAMS
+
     err = {"description": "error", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
     name = {"name": "name", "in": "path", "required": True, "description": "scenario file stem in data/scenarios",
@@ -277,7 +287,8 @@ def _openapi_items() -> dict[str, dict[str, Any]]:
               {"name": "minutes", "in": "query", "required": False, "description": "threshold (1-240)",
                "schema": {"type": "integer", "minimum": 1, "maximum": 240, "default": 120}},
               {"name": "cell", "in": "query", "required": False, "description": "cell size in metres",
-               "schema": {"type": "integer", "minimum": 100, "maximum": 2000, "default": 250}}]
+               "schema": {"type": "integer", "minimum": 100, "maximum": 2000, "default": 250}},
+              *ASSUMPTION_PARAMS]  # applied to the base and the scenario graph alike
     ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
     tif = {"description": "minutes saved, float32 GeoTIFF (EPSG:32651, nodata NaN)",
            "content": {"image/tiff": {"schema": {"type": "string", "format": "binary"}}}}

@@ -12,7 +12,7 @@ function isoText(key, values) {
 
 function initIsochrones(map, opts) {
   ISO_TEXT = (opts && opts.text) || {};
-  var layer = null, marker = null, last = null, point = null;
+  var layer = null, lowLayer = null, marker = null, last = null, point = null;
   map.createPane("isochrones").style.zIndex = 350;  // under the roads, rail and markers of the context
   var status = document.getElementById("iso-status");
   var legend = document.getElementById("iso-legend");
@@ -30,6 +30,9 @@ function initIsochrones(map, opts) {
     p.set("minutes", document.getElementById("iso-minutes").value.replace(/\s+/g, ""));
     p.set("mode", document.getElementById("iso-mode").value);
     p.set("direction", document.getElementById("iso-direction").value);
+    if (window.GeoAssumptions) {  // the assumption values in use (the editable panel)
+      GeoAssumptions.params().forEach(function (v, k) { p.set(k, v); });
+    }
     return p;
   }
 
@@ -39,7 +42,7 @@ function initIsochrones(map, opts) {
     table.className = "data";
     var head = table.insertRow();
     var people = fc.population ? [isoText("people")] : [];
-    [isoText("minutes"), isoText("area")].concat(people).forEach(function (h) {
+    [isoText("minutes"), isoText("area"), isoText("low_col")].concat(people).forEach(function (h) {
       var th = document.createElement("th"); th.textContent = h; head.appendChild(th);
     });
     fc.features.forEach(function (f, i) {
@@ -50,12 +53,24 @@ function initIsochrones(map, opts) {
       c0.appendChild(sw);
       c0.appendChild(document.createTextNode(" ≤ " + f.properties.minutes));
       row.insertCell().textContent = GeoMaps.fmt.km2(f.properties.area_km2);
+      var low = f.properties.share_low_confidence;
+      var lc = row.insertCell();
+      lc.className = "small low-confidence-share";
+      lc.textContent = low === null || low === undefined ? "—" : GeoMaps.fmt.share(low);
       if (fc.population) {
         var p = f.properties.population_within;
         row.insertCell().textContent = p === null || p === undefined ? "—" : Math.round(p).toLocaleString();
       }
     });
     legend.appendChild(table);
+    var lowInfo = fc.low_confidence && fc.low_confidence.properties;
+    if (lowInfo && lowInfo.share !== null && lowInfo.share !== undefined) {
+      var lowNote = document.createElement("p");
+      lowNote.className = "small low-confidence-note";
+      lowNote.textContent = isoText("low_confidence", {minutes: lowInfo.offnet_max_min,
+                                                       share: GeoMaps.fmt.share(lowInfo.share)});
+      legend.appendChild(lowNote);
+    }
     if (fc.population) {
       var note = document.createElement("p");
       note.className = "small muted population-note";
@@ -79,6 +94,15 @@ function initIsochrones(map, opts) {
                                           km2: GeoMaps.fmt.km2(f.properties.area_km2)}));
       }
     }).addTo(map);
+    if (lowLayer) { map.removeLayer(lowLayer); lowLayer = null; }
+    if (fc.low_confidence && fc.low_confidence.geometry) {  // hatched: the time rests on the access assumption
+      lowLayer = L.geoJSON(fc.low_confidence, {
+        style: function () {
+          return {color: "#444", weight: 0, fillColor: "#444", fillOpacity: 0.25, className: "low-confidence",
+                  pane: "isochrones", interactive: false};
+        }
+      }).addTo(map);
+    }
     if (layer.getLayers().length) {  // the map fits the result (the point stays in view)
       map.fitBounds(layer.getBounds().extend(marker.getLatLng()), {animate: false, padding: [12, 12]});
     }
@@ -118,6 +142,9 @@ function initIsochrones(map, opts) {
     document.getElementById(id).addEventListener("change", function () {
       if (point) { compute(point[0], point[1]); }  // recompute for the last point
     });
+  });
+  document.addEventListener("geo:assumptions", function () {  // a changed assumption: recompute the last point
+    if (point) { compute(point[0], point[1]); }
   });
   window.geoIsochrones = {compute: compute};
 }

@@ -1,4 +1,4 @@
-/* The siting review form: click the map to set lon/lat; a picked project fills its sector. */
+/* The siting review form: a click on the map (or on a marker) sets lon/lat; a picked project fills its sector. */
 "use strict";
 function initReviewForm(map) {
   var lon = document.getElementById("lon"), lat = document.getElementById("lat");
@@ -7,12 +7,19 @@ function initReviewForm(map) {
   function place(lo, la) {
     if (marker) { map.removeLayer(marker); }
     marker = L.circleMarker([la, lo], {radius: 8, color: "#c0392b", fillColor: "#fff", fillOpacity: 1,
-                                       className: "site-marker"}).addTo(map);
+                                       className: "site-marker", interactive: false}).addTo(map);
   }
-  map.on("click", function (e) {
-    lon.value = e.latlng.lng.toFixed(6);
-    lat.value = e.latlng.lat.toFixed(6);
-    place(e.latlng.lng, e.latlng.lat);
+  // A click anywhere places the site, also on a marker or a line (GeoMaps.pick forwards marker clicks).
+  GeoMaps.pick(map, function (ll) {
+    lon.value = ll.lng.toFixed(6);
+    lat.value = ll.lat.toFixed(6);
+    place(ll.lng, ll.lat);
+  });
+  [lon, lat].forEach(function (input) {
+    input.addEventListener("change", function () {
+      var lo = parseFloat(lon.value), la = parseFloat(lat.value);
+      if (isFinite(lo) && isFinite(la)) { place(lo, la); }
+    });
   });
   pick.addEventListener("change", function () {
     var opt = pick.options[pick.selectedIndex];
