@@ -117,7 +117,7 @@ def test_isochrones_nested_and_increasing(graph):
     s = travel_time_surface(graph, MEIHEKOU, mode="car", direction="from", max_minutes=120)
     iso = isochrones(s, [30, 60, 90, 120])
     assert len(iso) == 4 and iso.crs.to_epsg() == 4326
-    assert list(iso.columns) == ["minutes", "mode", "direction", "area_km2", "geometry"]
+    assert list(iso.columns) == ["minutes", "mode", "direction", "area_km2", "share_low_confidence", "geometry"]
     areas = list(iso["area_km2"])
     assert areas == sorted(areas) and areas[0] > 0 and len(set(areas)) == 4
     for inner, outer in zip(iso.geometry[:-1], iso.geometry[1:], strict=True):

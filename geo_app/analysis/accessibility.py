@@ -9,6 +9,7 @@ Nothing here imports Flask.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -17,26 +18,38 @@ import numpy as np
 import pandas as pd
 from rasterio.features import rasterize
 
+from ..network.cache import GraphCache
 from .population import Population, people_grid, people_within, share, unit_key
 from .surface import Surface, sample, travel_time_surface
 
 POPULATION_COLUMNS = ("population", "population_within", "share_population_within", "population_year",
                       "population_source")
 COLUMNS = ("level", "code", "name_zh", "name_en", "has_boundary", "share_area_within", "min", "median", "max",
-           "share_beyond_limit", "seat_minutes", "status", *POPULATION_COLUMNS)
+           "share_beyond_limit", "share_low_confidence", "seat_minutes", "status", *POPULATION_COLUMNS)
 SURFACE_MAX_MINUTES = 240
 
 
+#: Rasterised unit masks by (geometry, grid): the county and township shapes of a reach table repeat
+#: on every request over the same lattice grid. Bounded in entries and bytes (read-only arrays).
+_MASKS = GraphCache(max_bytes=32 * 2**20, max_entries=256)
+
+
 def _mask(surface: Surface, geom: Any) -> np.ndarray:
-    """The cells whose centre lies in ``geom`` (all touched cells for tiny shapes)."""
+    """The cells whose centre lies in ``geom`` (all touched cells for tiny shapes); read-only, cached."""
     shape = surface.minutes.shape
-    mask = np.zeros(shape, dtype=bool)
-    for touched in (False, True):
-        mask = rasterize([(geom, 1)], out_shape=shape, transform=surface.transform, fill=0,
-                         all_touched=touched, dtype="uint8").astype(bool)
-        if mask.any():
-            return mask
-    return mask
+    key = ("mask", hashlib.sha1(geom.wkb, usedforsecurity=False).hexdigest(), tuple(surface.transform)[:6], shape)
+
+    def compute() -> tuple[np.ndarray, int]:
+        mask = np.zeros(shape, dtype=bool)
+        for touched in (False, True):
+            mask = rasterize([(geom, 1)], out_shape=shape, transform=surface.transform, fill=0,
+                             all_touched=touched, dtype="uint8").astype(bool)
+            if mask.any():
+                break
+        mask.setflags(write=False)
+        return mask, mask.nbytes
+
+    return _MASKS.get_or_compute(key, compute)
 
 
 def _num(x: float | None, nd: int = 1) -> float | None:
@@ -46,13 +59,16 @@ def _num(x: float | None, nd: int = 1) -> float | None:
     return round(float(x), nd)
 
 
-def _stats(values: np.ndarray, minutes: float) -> dict[str, Any]:
+def _stats(values: np.ndarray, minutes: float, low: np.ndarray | None = None) -> dict[str, Any]:
     """Share of cells within ``minutes`` and min/median/max over all of the unit's cells.
 
     Cells beyond the surface's limit (NaN) count as slower than any reachable cell: they stay in
     the median, ``max`` is None when there are any, and ``share_beyond_limit`` says how many.
+    ``share_low_confidence`` is the share of the unit's cells whose time is low confidence (``low``,
+    :attr:`Surface.low_confidence`); cells beyond the limit are not counted in it.
     """
-    empty = {"share_area_within": None, "min": None, "median": None, "max": None, "share_beyond_limit": None}
+    empty = {"share_area_within": None, "min": None, "median": None, "max": None, "share_beyond_limit": None,
+             "share_low_confidence": None}
     if values.size == 0:
         return empty
     finite = np.isfinite(values)
@@ -60,7 +76,8 @@ def _stats(values: np.ndarray, minutes: float) -> dict[str, Any]:
     beyond = 1.0 - float(finite.sum()) / values.size
     return {"share_area_within": round(float((slow <= minutes).sum()) / values.size, 4),
             "min": _num(slow.min()), "median": _num(np.median(slow)),
-            "max": _num(slow.max()) if beyond == 0 else None, "share_beyond_limit": round(beyond, 4)}
+            "max": _num(slow.max()) if beyond == 0 else None, "share_beyond_limit": round(beyond, 4),
+            "share_low_confidence": None if low is None else round(float(low.sum()) / values.size, 4)}
 
 
 def _seat(surface: Surface, points: dict[str, tuple[float, float]], code: str | None) -> float | None:
@@ -172,14 +189,15 @@ def _unit_row(surface: Surface, row: dict[str, Any], geom: Any, minutes: float,
     pop_key = unit_key(code, row.get("name_zh"))
     if not has:
         return {**base, "share_area_within": None, "min": None, "median": None, "max": None,
-                "share_beyond_limit": None, "status": "no boundary",
+                "share_beyond_limit": None, "share_low_confidence": None, "status": "no boundary",
                 **_people(population, None, None, pop_key)}
     mask = _mask(surface, geom)
     if population is not None and population.kind == "table":
         counted = _spread_share(population, pop_key, surface.minutes[mask], minutes)
     else:
         counted = people_within(people, surface.minutes, minutes, mask)
-    return {**base, **_stats(surface.minutes[mask], minutes), "status": "ok", **_people(population, *counted, pop_key)}
+    return {**base, **_stats(surface.minutes[mask], minutes, surface.low_confidence[mask]), "status": "ok",
+            **_people(population, *counted, pop_key)}
 
 
 def _spread_share(population: Population | None, key: str, values: np.ndarray,
@@ -228,6 +246,6 @@ def _county_row(surface: Surface, boundary: gpd.GeoDataFrame, minutes: float, se
     else:
         counted = people_within(people, surface.minutes, minutes, mask)
     return {"level": "county", "code": code, "name_zh": rec.get("name_zh", "梅河口市"), "name_en": "Meihekou",
-            "has_boundary": True, **_stats(surface.minutes[mask], minutes),
+            "has_boundary": True, **_stats(surface.minutes[mask], minutes, surface.low_confidence[mask]),
             "seat_minutes": None if seat is None else _num(sample(surface, *seat)), "status": "ok",
             **_people(population, *counted)}

@@ -18,6 +18,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import shapes
 from shapely.geometry import shape
 
+from . import budget
 from .population import Population, county_people, people_grid, share, unit_key
 from .surface import Surface
 
@@ -30,7 +31,24 @@ warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"ras
 def _contour(surface: Surface, minutes: float) -> shapely.Geometry | None:
     """Union of cells ≤ ``minutes`` as one (Multi)Polygon in EPSG:32651, or None when empty."""
     with np.errstate(invalid="ignore"):
-        inside = surface.minutes <= minutes
+        return _cells_polygon(surface, surface.minutes <= minutes)
+
+
+def low_confidence_area(surface: Surface, minutes: float) -> shapely.Geometry | None:
+    """The low-confidence cells within ``minutes`` as one (Multi)Polygon in WGS84, or None when there are none.
+
+    For maps: these cells are drawn hatched (their time rests mostly on the off-network assumption).
+    """
+    with np.errstate(invalid="ignore"):
+        geom = _cells_polygon(surface, surface.low_confidence & (surface.minutes <= minutes))
+    if geom is None:
+        return None
+    wgs = gpd.GeoSeries([geom], crs=surface.crs).to_crs("EPSG:4326").iloc[0]
+    return shapely.orient_polygons(wgs, exterior_cw=False)
+
+
+def _cells_polygon(surface: Surface, inside: np.ndarray) -> shapely.Geometry | None:
+    """Union of the ``inside`` cells as one (Multi)Polygon in EPSG:32651, or None when empty."""
     rows = np.flatnonzero(inside.any(axis=1))
     if not len(rows):
         return None
@@ -72,12 +90,15 @@ def isochrones(surface: Surface, minutes: list[int], *, population: Population |
     -------
     geopandas.GeoDataFrame
         EPSG:4326, one row per requested contour (``len(minutes)`` rows, always), columns
-        ``minutes``, ``mode``, ``direction``, ``area_km2``, ``geometry``. Polygons follow the
-        right-hand rule (exterior counter-clockwise). A contour with no reachable cell has
+        ``minutes``, ``mode``, ``direction``, ``area_km2``, ``share_low_confidence`` (of the contour's
+        cells, those whose time is low confidence; None when it has none), ``geometry``. Polygons follow
+        the right-hand rule (exterior counter-clockwise). A contour with no reachable cell has
         ``area_km2 = 0`` and ``geometry = None``.
     """
+    budget.require(budget.contour_seconds(surface.minutes.size, len(minutes)), "contours")
     geoms = [_contour(surface, m) for m in minutes]
     areas = [0.0 if g is None else round(float(g.area) / 1e6, 3) for g in geoms]
+    low = _low_shares(surface, minutes)
     people = _contour_people(surface, minutes, population, county, towns)
     metric = gpd.GeoSeries(geoms, crs=surface.crs)
     wgs = metric.to_crs("EPSG:4326")
@@ -85,9 +106,20 @@ def isochrones(surface: Surface, minutes: list[int], *, population: Population |
                 for g in wgs]
     return gpd.GeoDataFrame(
         {"minutes": [int(m) for m in minutes], "mode": surface.mode, "direction": surface.direction,
-         "area_km2": areas, **people},
+         "area_km2": areas, "share_low_confidence": low, **people},
         geometry=gpd.GeoSeries(oriented, crs="EPSG:4326"), crs="EPSG:4326",
     )
+
+
+def _low_shares(surface: Surface, minutes: list[int]) -> list[float | None]:
+    """Per contour, the share of its cells whose time is low confidence (None for an empty contour)."""
+    out: list[float | None] = []
+    for m in minutes:
+        with np.errstate(invalid="ignore"):
+            inside = surface.minutes <= m
+        n = int(inside.sum())
+        out.append(None if n == 0 else round(float((inside & surface.low_confidence).sum()) / n, 4))
+    return out
 
 
 def _contour_people(surface: Surface, minutes: list[int], population: Population | None, county: Any | None,

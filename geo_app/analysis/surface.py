@@ -2,11 +2,15 @@
 
 Cell time = min over the cell's k nearest road-layer nodes (within the access limit) of
 node time + straight distance x circuity / access speed. Cells with no node within the
-access limit are NaN (unreachable land is excluded). Nothing here imports Flask.
+access limit are NaN (unreachable land is excluded). Every surface also carries, per cell, the
+minutes of its trip spent off the network (the point's and the cell's access legs, and any
+station access link on the way), and a cell is *low confidence* when those exceed model.toml's
+``confidence`` thresholds (DESIGN.md §2 "Confidence"). Nothing here imports Flask.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ from pyproj import Transformer
 
 from ..network.graph import TravelGraph
 from ..network.roads import METRIC_CRS, to_metric
+from . import budget
 
 _TO_LONLAT = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
 _TILE = 64  # cells per side of a cached snapping tile
@@ -40,6 +45,11 @@ class Surface:
         (lon, lat) of the origin (``from``) or destination (``to``).
     max_minutes
         Cells slower than this are NaN.
+    offnet
+        float32 (H, W) minutes of each cell's trip spent off the network; NaN where ``minutes`` is.
+    confidence
+        ``(max_minutes, max_share)``: a cell is low confidence when its off-network minutes exceed
+        ``max_minutes`` or ``max_share`` of its time (model.toml ``confidence``).
     """
 
     minutes: np.ndarray
@@ -49,11 +59,29 @@ class Surface:
     direction: str
     origin: tuple[float, float]
     max_minutes: float
+    offnet: np.ndarray | None = None
+    confidence: tuple[float, float] = (15.0, 0.5)
 
     @property
     def cell_m(self) -> float:
         """Cell size in metres."""
         return float(self.transform.a)
+
+    @functools.cached_property
+    def low_confidence(self) -> np.ndarray:
+        """Reached cells whose off-network minutes exceed the thresholds: bool (H, W), computed once."""
+        if self.offnet is None:
+            return np.zeros(self.minutes.shape, dtype=bool)
+        most, share = self.confidence
+        with np.errstate(invalid="ignore"):
+            return (self.offnet > most) | (self.offnet > share * self.minutes)
+
+
+def confidence_rule(params: dict) -> tuple[float, float]:
+    """``(max off-network minutes, max off-network share)`` from model.toml ``[confidence]`` (15 min, 0.5)."""
+    table = params.get("confidence", {})
+    return (float(table.get("offnet_max_min", {}).get("value", 15.0)),
+            float(table.get("offnet_max_share", {}).get("value", 0.5)))
 
 
 def grid_bounds(graph: TravelGraph, lonlat: tuple[float, float],
@@ -74,7 +102,13 @@ def grid_bounds(graph: TravelGraph, lonlat: tuple[float, float],
 
 def node_times(graph: TravelGraph, lonlat: tuple[float, float], *, mode: str, direction: str,
                limit_s: float | None) -> np.ndarray:
-    """:meth:`TravelGraph.one_to_all`, cached per graph (read-only result).
+    """:meth:`TravelGraph.one_to_all` seconds, cached per graph (the first array of :func:`node_times_offnet`)."""
+    return node_times_offnet(graph, lonlat, mode=mode, direction=direction, limit_s=limit_s)[0]
+
+
+def node_times_offnet(graph: TravelGraph, lonlat: tuple[float, float], *, mode: str, direction: str,
+                      limit_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`TravelGraph.one_to_all_offnet`, cached per graph (read-only results).
 
     An isochrone request runs the same search twice (the extent, then the surface); the
     second one is a cache hit.
@@ -92,17 +126,24 @@ def node_times(graph: TravelGraph, lonlat: tuple[float, float], *, mode: str, di
 
     Returns
     -------
-    numpy.ndarray
-        Read-only (n_road,) float seconds, ``inf`` when unreachable.
+    tuple of numpy.ndarray
+        Read-only (n_road,) float seconds (``inf`` when unreachable) and the seconds of each node's
+        trip spent off the network.
     """
     lim = None if limit_s is None else float(limit_s)
     key = ("node_t", mode, direction, float(lonlat[0]), float(lonlat[1]), lim)
 
-    def compute() -> tuple[np.ndarray, int]:
-        t = np.array(graph.one_to_all((float(lonlat[0]), float(lonlat[1])), mode=mode, direction=direction,
-                                      limit_s=lim), dtype=float)
+    def compute() -> tuple[tuple[np.ndarray, np.ndarray], int]:
+        budget.check("search")
+        mg = graph.modes.get(mode)
+        if mg is not None and mg.table is None:  # a csgraph search (graphs above the table limit)
+            budget.require(budget.search_seconds(mg.fwd.nnz), "search")
+        t, off = graph.one_to_all_offnet((float(lonlat[0]), float(lonlat[1])), mode=mode, direction=direction,
+                                         limit_s=lim)
+        t, off = np.array(t, dtype=float), np.array(off, dtype=float)
         t.setflags(write=False)
-        return t, t.nbytes
+        off.setflags(write=False)
+        return (t, off), t.nbytes + off.nbytes
 
     return graph.cache.get_or_compute(key, compute)
 
@@ -120,6 +161,13 @@ def _lattice(box: tuple[float, float, float, float], cell: float) -> tuple[int, 
     return gx0, gy0, width, height
 
 
+def grid_cells(graph: TravelGraph, lonlat: tuple[float, float], bounds: tuple[float, float, float, float] | None,
+               cell_m: float) -> int:
+    """How many cells :func:`travel_time_surface` would compute for these arguments (for budgets)."""
+    _, _, width, height = _lattice(grid_bounds(graph, lonlat, bounds), float(cell_m))
+    return width * height
+
+
 def _tile_centres(cell: float, tx: int, ty: int) -> np.ndarray:
     """(TILE*TILE, 2) cell centres of one tile, rows south to north."""
     g = np.arange(_TILE)
@@ -129,11 +177,11 @@ def _tile_centres(cell: float, tx: int, ty: int) -> np.ndarray:
 
 def _grid_snap(graph: TravelGraph, gx0: int, gy0: int, width: int, height: int, cell: float
                ) -> tuple[np.ndarray, np.ndarray]:
-    """(k, H, W) nearest-node indices and access seconds for a lattice grid, north row first.
+    """(k, H, W) nearest-node indices and straight distances (metres, inf beyond the limit), north row first.
 
-    The snapping does not depend on the origin, so it is cached per ``_TILE`` x ``_TILE`` tile
-    of the global lattice (thread-safe LRU in ``graph.cache``); missing tiles are snapped in one
-    KD-tree query.
+    The snapping depends neither on the origin nor on the access speed, so it is cached per
+    ``_TILE`` x ``_TILE`` tile of the global lattice (thread-safe LRU in ``graph.cache``; graphs for
+    other assumption values share it); missing tiles are snapped in one KD-tree query.
     """
     k = min(int(graph.params["access"]["k"]["value"]), graph.n_road)
     tys = range(gy0 // _TILE, (gy0 + height - 1) // _TILE + 1)
@@ -141,12 +189,14 @@ def _grid_snap(graph: TravelGraph, gx0: int, gy0: int, width: int, height: int, 
     keys = {(tx, ty): ("tile", float(cell), k, tx, ty) for ty in tys for tx in txs}
     tiles = {t: graph.cache.get(key) for t, key in keys.items()}
     missing = [t for t, hit in tiles.items() if hit is None]
+    budget.require(budget.surface_seconds(width * height, k, cold_cells=len(missing) * _TILE * _TILE), "surface")
     if missing:
         idx, acc = graph.snap_xy(np.concatenate([_tile_centres(cell, tx, ty) for tx, ty in missing]), k)
         n = _TILE * _TILE
         for i, t in enumerate(missing):
             ti = np.ascontiguousarray(idx[i * n:(i + 1) * n].T, dtype=np.int32).reshape(k, _TILE, _TILE)
-            ta = np.ascontiguousarray(acc[i * n:(i + 1) * n].T, dtype=np.float32).reshape(k, _TILE, _TILE)
+            dist = acc[i * n:(i + 1) * n].T * graph.access_speed_ms  # seconds -> straight metres
+            ta = np.ascontiguousarray(dist, dtype=np.float32).reshape(k, _TILE, _TILE)
             ti.setflags(write=False)
             ta.setflags(write=False)
             tiles[t] = graph.cache.put(keys[t], (ti, ta), ti.nbytes + ta.nbytes)
@@ -194,29 +244,73 @@ def travel_time_surface(graph: TravelGraph, lonlat: tuple[float, float], *, mode
     -----
     Thread-safe: the graph is only read; the shared caches in ``graph.cache`` are locked.
     """
+    budget.check("surface")
     lonlat = (float(lonlat[0]), float(lonlat[1]))
     limit_s = float(max_minutes) * 60.0
     cell = float(cell_m)
-    node_t = node_times(graph, lonlat, mode=mode, direction=direction, limit_s=limit_s)
+    node_t, node_off = node_times_offnet(graph, lonlat, mode=mode, direction=direction, limit_s=limit_s)
     gx0, gy0, w, h = _lattice(grid_bounds(graph, lonlat, bounds), cell)
     transform = Affine(cell, 0.0, gx0 * cell, 0.0, -cell, (gy0 + h) * cell)
-    idx, acc = _grid_snap(graph, gx0, gy0, w, h, cell)
-    t = (node_t.astype(np.float32)[idx] + acc).min(axis=0)
+    idx, dist = _grid_snap(graph, gx0, gy0, w, h, cell)
+    t, off = _cell_seconds(node_t, node_off, idx, dist, graph.access_speed_ms)
     if mode != "rail":  # direct off-network trip between origin and cell (rail must use a train)
-        ox, oy = to_metric(np.array([lonlat]))[0]
-        lim = graph.access_limit_m
-        cx = (gx0 + np.arange(w) + 0.5) * cell
-        cy = (gy0 + h - np.arange(h) - 0.5) * cell
-        cols = np.flatnonzero(np.abs(cx - ox) <= lim)
-        rows = np.flatnonzero(np.abs(cy - oy) <= lim)
-        if len(cols) and len(rows):  # only the window around the origin can be within the limit
-            win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-            d = np.hypot(cx[win[1]][None, :] - ox, cy[win[0]][:, None] - oy)
-            direct = np.where(d <= lim, graph.access_seconds(d), np.inf).astype(np.float32)
-            t[win] = np.minimum(t[win], direct)
+        _direct_trip(graph, lonlat, t, off, (gx0, gy0, w, h), cell)
     minutes = t / np.float32(60.0)
-    minutes[~(minutes <= max_minutes)] = np.nan
-    return Surface(minutes.astype(np.float32), transform, METRIC_CRS, mode, direction, lonlat, float(max_minutes))
+    beyond = ~(minutes <= max_minutes)
+    minutes[beyond] = np.nan
+    off /= np.float32(60.0)
+    off[beyond] = np.nan
+    return Surface(minutes.astype(np.float32, copy=False), transform, METRIC_CRS, mode, direction, lonlat,
+                   float(max_minutes), off, confidence_rule(graph.params))
+
+
+def _cell_seconds(node_t: np.ndarray, node_off: np.ndarray, idx: np.ndarray, dist: np.ndarray,
+                  speed_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 seconds of each cell (best candidate node) and the off-network seconds of that trip.
+
+    The comparison runs on ``node_t x speed + distance`` (metres), one candidate at a time into
+    preallocated (H, W) buffers, keeping the winner's node; its egress is the total less the node's
+    part. Only the (H, W) results are divided.
+    """
+    speed = np.float32(speed_ms)
+    nt = (node_t * speed_ms).astype(np.float32)
+    best = nt[idx[0]]
+    best += dist[0]
+    node = idx[0].copy()
+    cand = np.empty_like(best)
+    better = np.empty(best.shape, dtype=bool)
+    for j in range(1, len(idx)):
+        np.take(nt, idx[j], out=cand)
+        cand += dist[j]
+        np.less(cand, best, out=better)
+        np.copyto(best, cand, where=better)
+        np.copyto(node, idx[j], where=better)
+    with np.errstate(invalid="ignore"):  # inf - inf where no node is within the limit: NaN, masked later
+        off = best - nt[node]  # the winner's egress in metres
+    off /= speed
+    off += node_off.astype(np.float32)[node]
+    best /= speed
+    return best, off
+
+
+def _direct_trip(graph: TravelGraph, lonlat: tuple[float, float], t: np.ndarray, off: np.ndarray,
+                 grid: tuple[int, int, int, int], cell: float) -> None:
+    """In place: cells nearer by a direct off-network trip from the point take it (all of it off-network)."""
+    gx0, gy0, w, h = grid
+    ox, oy = to_metric(np.array([lonlat]))[0]
+    lim = graph.access_limit_m
+    cx = (gx0 + np.arange(w) + 0.5) * cell
+    cy = (gy0 + h - np.arange(h) - 0.5) * cell
+    cols = np.flatnonzero(np.abs(cx - ox) <= lim)
+    rows = np.flatnonzero(np.abs(cy - oy) <= lim)
+    if not (len(cols) and len(rows)):  # only the window around the origin can be within the limit
+        return
+    win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    d = np.hypot(cx[win[1]][None, :] - ox, cy[win[0]][:, None] - oy)
+    direct = np.where(d <= lim, graph.access_seconds(d), np.inf).astype(np.float32)
+    better = direct < t[win]
+    t[win] = np.where(better, direct, t[win])
+    off[win] = np.where(better, direct, off[win])
 
 
 def sample(surface: Surface, lon: float, lat: float) -> float | None:
@@ -232,16 +326,28 @@ def sample(surface: Surface, lon: float, lat: float) -> float | None:
 
 
 def to_geotiff(surface: Surface, path: Path | str) -> Path:
-    """Write the surface as a float32 GeoTIFF (EPSG:32651, nodata NaN)."""
+    """Write the surface as a float32 GeoTIFF (EPSG:32651, nodata NaN).
+
+    Band 1 holds the minutes; band 2 (when the surface has them) the minutes off the network, with
+    the low-confidence thresholds in the band's tags.
+    """
     import rasterio
 
     h, w = surface.minutes.shape
-    with rasterio.open(Path(path), "w", driver="GTiff", height=h, width=w, count=1, dtype="float32",
+    bands = 1 if surface.offnet is None else 2
+    with rasterio.open(Path(path), "w", driver="GTiff", height=h, width=w, count=bands, dtype="float32",
                        crs=surface.crs, transform=surface.transform, nodata=float("nan"),
                        compress="deflate") as dst:
         dst.write(surface.minutes, 1)
+        dst.set_band_description(1, "minutes")
         dst.update_tags(units="minutes", mode=surface.mode, direction=surface.direction,
                         origin=f"{surface.origin[0]},{surface.origin[1]}")
+        if surface.offnet is not None:
+            dst.write(surface.offnet, 2)
+            dst.set_band_description(2, "offnet_minutes")
+            dst.update_tags(2, units="minutes off the network (access and egress)",
+                            low_confidence_max_min=str(surface.confidence[0]),
+                            low_confidence_max_share=str(surface.confidence[1]))
     return Path(path)
 
 

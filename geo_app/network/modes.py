@@ -18,6 +18,7 @@ import numpy as np
 
 from .csr import KINDS, EdgeGroup, ModeGraph, combine
 from .origin import GraphOrigin, file_stamp
+from .params import road_speed_classes
 from .rail import RailNetwork, build_rail_network, read_services
 from .roads import RoadNetwork, load_model, load_road_network, network_file, to_metric, value
 from .snapping import nearest_within
@@ -110,17 +111,18 @@ def assemble(road: RoadNetwork, rail: RailNetwork, params: dict[str, Any],
     ride_kinds = np.array([KINDS.index(k) for k in rail.kind], dtype=np.int8)
     kinds: dict[str, np.ndarray | int] = {name: KINDS.index(name) for name in _CAR + ("board", "alight")}
     kinds["rail"] = ride_kinds
+    classes, codes = road_speed_classes(road, params)  # re-weighting by class speed (network/variants.py)
     modes = {
-        "car": combine(nr, groups, _CAR, kinds),
-        "best": combine(nr + npl, groups, _BEST, kinds),
-        "rail": _rail_layers(nr, npl, groups, ride_kinds),
+        "car": combine(nr, groups, _CAR, kinds, {"road": codes}),
+        "best": combine(nr + npl, groups, _BEST, kinds, {"road": codes}),
+        "rail": _rail_layers(nr, npl, groups, ride_kinds, codes),
     }
     names = road.names + tuple(f"station:{n}" if n else "station" for n in rail.station_names)
     return TravelGraph(params=params, node_lonlat=np.concatenate([road.lonlat, rail.station_lonlat]),
                        node_xy=np.concatenate([road_xy, st_xy]), node_names=names, n_road_nodes=len(road.lonlat),
                        platform_lonlat=rail.station_lonlat[rail.platform_station].copy(),
                        platform_line=rail.platform_line, modes=modes, road_source=road.source,
-                       services=services)
+                       services=services, road_classes=classes)
 
 
 def _shift(group: EdgeGroup, du: int, dv: int, mask: np.ndarray | None = None) -> EdgeGroup:
@@ -129,7 +131,8 @@ def _shift(group: EdgeGroup, du: int, dv: int, mask: np.ndarray | None = None) -
     return (group[0][sel] + du, group[1][sel] + dv, group[2][sel], group[3][sel])
 
 
-def _rail_layers(nr: int, npl: int, groups: Mapping[str, EdgeGroup], ride_kinds: np.ndarray) -> ModeGraph:
+def _rail_layers(nr: int, npl: int, groups: Mapping[str, EdgeGroup], ride_kinds: np.ndarray,
+                 road_cls: np.ndarray | None = None) -> ModeGraph:
     """Two-layer graph ``[road 0 | platforms before a ride | platforms after a ride | road 1]``.
 
     Boarding from road layer 0 reaches the "before" platforms; only a ride edge leads to the
@@ -148,7 +151,8 @@ def _rail_layers(nr: int, npl: int, groups: Mapping[str, EdgeGroup], ride_kinds:
         "off": (_shift(alight, p1 - nr, r1), 3),
     }
     return combine(r1 + nr, {name: g for name, (g, _) in layered.items()}, list(layered),
-                   {name: k for name, (_, k) in layered.items()})
+                   {name: k for name, (_, k) in layered.items()},
+                   None if road_cls is None else {"r0": road_cls, "r1": road_cls})
 
 
 def _county_bounds(data_dir: Path) -> tuple[float, float, float, float] | None:

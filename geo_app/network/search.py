@@ -123,3 +123,51 @@ def _dijkstra_from(mg: ModeGraph, nodes: np.ndarray, offsets: np.ndarray, start:
         return dist[result:result + n_road] + offsets[0]
     csr = with_source(base, nodes + start, offsets)
     return dijkstra(csr, directed=True, indices=mg.n, limit=lim)[result:result + n_road]
+
+
+def from_nodes_offnet(mg: ModeGraph, nodes: np.ndarray, offsets: np.ndarray, start: int, result: int,
+                      n_road: int, direction: str, limit_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`from_nodes` plus the seconds each node's trip spends off the network.
+
+    The off-network part is the start offset of the node the trip starts from (the point's own
+    access leg) plus the access edges on the way (:mod:`.offnet`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(seconds, offnet_seconds)``, each (n_road,); ``inf`` / undefined where unreachable.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64).ravel()
+    offsets = np.asarray(offsets, dtype=float).ravel()
+    lim = np.inf if limit_s is None else float(limit_s)
+    if mg.table is None or mg.offnet is None:
+        t, off = _dijkstra_offnet(mg, nodes, offsets, start, result, n_road, direction, lim)
+    else:
+        rows = slice(result, result + n_road)
+        if direction == "from":
+            block, offb = mg.table[start + nodes, rows], mg.offnet[start + nodes, rows]
+        else:
+            block, offb = mg.table[rows, start + nodes].T, mg.offnet[rows, start + nodes].T
+        total = block + offsets[:, None]
+        pick = np.argmin(total, axis=0)[None, :]
+        t = np.take_along_axis(total, pick, axis=0)[0]
+        off = np.take_along_axis(offb, pick, axis=0)[0] + offsets[pick[0]]
+    if limit_s is not None:
+        t[t > lim] = np.inf
+    return t, off
+
+
+def _dijkstra_offnet(mg: ModeGraph, nodes: np.ndarray, offsets: np.ndarray, start: int, result: int,
+                     n_road: int, direction: str, lim: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scipy Dijkstra with predecessors for :func:`from_nodes_offnet` (graphs without a table)."""
+    from .offnet import search_offnet
+
+    base = mg.fwd if direction == "from" else mg.rev
+    kind = mg.fwd_kind if direction == "from" else mg.rev_kind
+    csr = with_source(base, nodes + start, offsets)
+    dist, pred = dijkstra(csr, directed=True, indices=mg.n, limit=lim, return_predecessors=True)
+    first = np.full(mg.n + 1, np.inf)  # the virtual source's edge into each node (the smallest offset)
+    np.minimum.at(first, nodes + start, offsets)
+    first[~np.isfinite(first)] = 0.0
+    off = search_offnet(dist, pred, csr, kind, mg.n, first)
+    return dist[result:result + n_road], off[result:result + n_road]

@@ -54,6 +54,9 @@ class TravelGraph:
     origin
         The files the graph was built from (:class:`~geo_app.network.origin.GraphOrigin`), when known:
         batch workers load an OSM graph from them instead of receiving its arrays.
+    road_classes
+        Names of the road speed classes that ``ModeGraph.fwd_cls`` codes point to (model.toml
+        ``road.speed_kmh`` or ``osm.speed_kmh`` keys), for re-weighting (:mod:`.params`).
     cache
         A thread-safe :class:`GraphCache` of values derived from the (immutable) graph.
     """
@@ -70,6 +73,7 @@ class TravelGraph:
     services: tuple[dict[str, Any], ...] = ()
     county_bounds: tuple[float, float, float, float] | None = None
     origin: GraphOrigin | None = field(default=None, repr=False)
+    road_classes: tuple[str, ...] = ()
     tree: cKDTree = field(init=False, repr=False)
     cache: GraphCache = field(init=False, repr=False, default_factory=GraphCache)
 
@@ -176,6 +180,24 @@ class TravelGraph:
         """
         nodes, access = self._snap_point(lonlat)
         return self.from_nodes(nodes, access, mode=mode, direction=direction, limit_s=limit_s)
+
+    def one_to_all_offnet(self, lonlat: tuple[float, float], *, mode: str, direction: str,
+                          limit_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`one_to_all` and, per node, the seconds of the trip spent off the network.
+
+        The off-network part is the point's own access leg and any access edge on the way
+        (:func:`~geo_app.network.search.from_nodes_offnet`).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(seconds, offnet_seconds)``, each (n_road,).
+        """
+        self._check(mode, direction)
+        nodes, access = self._snap_point(lonlat)
+        start, result = self._layers(mode, direction)
+        return _search.from_nodes_offnet(self.modes[mode], nodes, access, start, result, self.n_road, direction,
+                                         limit_s)
 
     def from_nodes(self, nodes: np.ndarray, offsets: np.ndarray, *, mode: str, direction: str,
                    limit_s: float | None = None) -> np.ndarray:

@@ -13,12 +13,13 @@ from shapely import box
 from .. import validate
 from ..analysis.accessibility import reach_inputs, reach_table
 from ..analysis.extent import reach_extent
-from ..analysis.isochrones import isochrones
+from ..analysis.isochrones import isochrones, low_confidence_area
 from ..analysis.routing import resolve_place, route
 from ..analysis.surface import to_geotiff, travel_time_surface
 from ..errors import OutsideServiceArea, ValidationError
 from ..layers import LayerRegistry
-from .openapi import EXTRA_PATHS
+from ..network.params import parse_params
+from ..network.variants import with_params
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -152,8 +153,23 @@ def parse_place(value: Any, field: str) -> tuple[float, float]:
     return require_service_area(lon, lat, field)
 
 
+def assumption_params(params: Any) -> dict[str, float]:
+    """The request's assumption parameters, each checked against its bounds.
+
+    ``access_kmh``, ``circuity``, ``station_entry_min``, ``wait_min`` and ``speed_<class>``
+    (:func:`geo_app.network.params.parse_params`).
+    """
+    return parse_params(params, graph().params)
+
+
+def confidence_member(surface: Any, share: float | None) -> dict[str, Any]:
+    """The ``low_confidence`` member of an answer: the rule and the share of cells it marks."""
+    most, part = surface.confidence
+    return {"share": share, "offnet_max_min": most, "offnet_max_share": part}
+
+
 def isochrone_request(params: dict[str, Any]) -> dict[str, Any]:
-    """Validate the isochrone parameters (DESIGN §6)."""
+    """Validate the isochrone parameters (DESIGN §6) and the assumption parameters."""
     lon, lat = parse_point(params)
     return {
         "lonlat": (lon, lat),
@@ -161,6 +177,7 @@ def isochrone_request(params: dict[str, Any]) -> dict[str, Any]:
         "mode": validate.parse_choice(params.get("mode", "best"), "mode", MODES),
         "direction": validate.parse_choice(params.get("direction", "from"), "direction", DIRECTIONS),
         "cell": validate.parse_int(params.get("cell", 250), "cell", lo=100, hi=2000),
+        "params": assumption_params(params),
     }
 
 
@@ -168,7 +185,7 @@ def isochrone_request(params: dict[str, Any]) -> dict[str, Any]:
 def isochrones_view() -> Response:
     """Isochrone contours from (or to) a point as a GeoJSON FeatureCollection."""
     req = isochrone_request(request_params())
-    g = graph()
+    g = with_params(graph(), req["params"])
     bounds, cell = reach_extent(g, req["lonlat"], mode=req["mode"], direction=req["direction"],
                                 max_minutes=req["minutes"][-1], cell_m=req["cell"])
     surf = travel_time_surface(g, req["lonlat"], mode=req["mode"], direction=req["direction"], cell_m=cell,
@@ -177,8 +194,13 @@ def isochrones_view() -> Response:
     pop = population()
     gdf = isochrones(surf, req["minutes"], population=pop, county=reg.frame("boundary").geometry.union_all(),
                      towns=reg.frame("towns"))
+    low = low_confidence_area(surf, req["minutes"][-1])
+    shares = gdf["share_low_confidence"].tolist()
+    low_feature = {"type": "Feature", "geometry": None if low is None else low.__geo_interface__,
+                   "properties": confidence_member(surf, shares[-1] if shares else None)}
     fc = feature_collection(gdf, origin=list(req["lonlat"]), mode=req["mode"], direction=req["direction"],
-                            cell_m=cell, population=None if pop is None else pop.meta())
+                            cell_m=cell, population=None if pop is None else pop.meta(), params=req["params"],
+                            low_confidence=low_feature)
     resp = json_response(fc, mimetype="application/geo+json")
     if request.args.get("download"):
         _attach_isochrones(resp, req)
@@ -224,31 +246,35 @@ def route_view() -> Response:
 
 
 def reach_request(params: Any) -> dict[str, Any]:
-    """Validate the reach parameters."""
+    """Validate the reach parameters and the assumption parameters."""
     return {
         "to": parse_place(params.get("to", "changchun"), "to"),
         "to_name": params.get("to", "changchun"),
         "mode": validate.parse_choice(params.get("mode", "best"), "mode", MODES),
         "minutes": validate.parse_int(params.get("minutes", 120), "minutes", lo=1, hi=240),
         "cell": validate.parse_int(params.get("cell", 250), "cell", lo=100, hi=2000),
+        "params": assumption_params(params),
     }
 
 
 def compute_reach(req: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """Run the 2-hour reach analysis for a validated request (surface, table)."""
-    return reach_table(graph(), **reach_inputs(registry()), to_lonlat=req["to"], mode=req["mode"],
-                       minutes=req["minutes"], cell_m=req["cell"])
+    """Run the 2-hour reach analysis for a validated request (surface, table), with its assumption values."""
+    return reach_table(with_params(graph(), req.get("params", {})), **reach_inputs(registry()), to_lonlat=req["to"],
+                       mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"])
 
 
 @bp.get("/reach")
 def reach_view() -> Response:
     """Per-township table of travel time to Changchun (or another place) and the share within N minutes."""
     req = reach_request(request.args)
-    _surface, table = compute_reach(req)
+    surface, table = compute_reach(req)
     rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
     pop = population()
+    county = rows[-1]
     return json_response({"to": req["to_name"], "to_lonlat": list(req["to"]), "mode": req["mode"],
-                          "minutes": req["minutes"], "cell_m": req["cell"], "rows": rows,
+                          "minutes": req["minutes"], "cell_m": req["cell"], "params": req["params"],
+                          "share_low_confidence": county["share_low_confidence"],
+                          "low_confidence": confidence_member(surface, county["share_low_confidence"]), "rows": rows,
                           "population": None if pop is None else pop.meta()})
 
 
@@ -281,20 +307,6 @@ def reach_csv_view() -> Response:
     from ..reports.tables import csv_text
 
     req = reach_request(request.args)
-    _surface, table = reach_export(graph(), registry(), to_lonlat=req["to"], mode=req["mode"],
-                                   minutes=req["minutes"], cell_m=req["cell"])
+    _surface, table = reach_export(with_params(graph(), req["params"]), registry(), to_lonlat=req["to"],
+                                   mode=req["mode"], minutes=req["minutes"], cell_m=req["cell"])
     return _attach_reach(Response(csv_text(table), mimetype="text/csv"), req, "csv")
-
-
-def _reach_csv_item() -> dict[str, Any]:
-    """The OpenAPI path item of ``GET /api/reach.csv``."""
-    from .openapi_spec import REACH_PARAMS
-
-    err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    csv = {"description": "CSV, UTF-8 with a byte-order mark; minutes by car, rail and best, then the reach table",
-           "content": {"text/csv": {"schema": {"type": "string"}}}}
-    return {"get": {"summary": "Per-township reach table as CSV (for Excel)", "operationId": "getReachCsv",
-                    "parameters": REACH_PARAMS, "responses": {"200": csv, **{c: err for c in ("400", "401", "422")}}}}
-
-
-EXTRA_PATHS["/api/reach.csv"] = _reach_csv_item()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import validate
+from ..network.params import schema_parameters
 from ..storage import ROLES
 from ..storage import VERDICTS as _VERDICTS
 
@@ -103,10 +104,15 @@ SCHEMAS: dict[str, Any] = {
                                 "code": {"type": ["string", "null"]}, "name_zh": {"type": "string"},
                                 "share_area_within": NULLABLE_NUMBER, "min": NULLABLE_NUMBER,
                                 "median": NULLABLE_NUMBER, "max": NULLABLE_NUMBER,
-                                "seat_minutes": NULLABLE_NUMBER, "status": {"type": "string"}}},
-    "Reach": {"type": "object", "required": ["to", "mode", "minutes", "rows"], "properties": {
+                                "seat_minutes": NULLABLE_NUMBER, "status": {"type": "string"},
+                                "share_low_confidence": {**NULLABLE_NUMBER, "minimum": 0, "maximum": 1}}},
+    "Reach": {"type": "object", "required": ["to", "mode", "minutes", "rows", "share_low_confidence"], "properties": {
         "to": {"type": "string"}, "mode": {"type": "string", "enum": MODES},
         "minutes": {"type": "integer"}, "cell_m": {"type": "integer"},
+        "share_low_confidence": {**NULLABLE_NUMBER, "minimum": 0, "maximum": 1,
+                                 "description": "share of the county's cells whose time is low confidence"},
+        "params": {"type": "object", "additionalProperties": {"type": "number"},
+                   "description": "the assumption parameters in use (absent: the model's values)"},
         "rows": {"type": "array", "items": {"$ref": "#/components/schemas/ReachRow"}}}},
     "Finding": {"type": "object", "required": ["key", "label_zh", "label_en", "value", "rule", "status"],
                 "properties": {"key": {"type": "string"}, "label_zh": {"type": "string"},
@@ -146,8 +152,24 @@ SCHEMAS: dict[str, Any] = {
         "minutes": {"type": "array", "minItems": 1, "maxItems": 6,
                     "items": {"type": "integer", "minimum": 1, "maximum": 240}},
         "mode": {"type": "string", "enum": MODES}, "direction": {"type": "string", "enum": DIRECTIONS},
-        "cell": CELL}},
+        "cell": CELL, **{p["name"]: {"type": "number", "minimum": p["minimum"], "maximum": p["maximum"]}
+                         for p in schema_parameters()}}},
 }
+
+#: What each assumption parameter changes (DESIGN.md §2 "Sensitivity"); absent = the model's value.
+_ASSUMPTION_TEXT = {
+    "access_kmh": "off-network (access and egress) speed, km/h; model.toml access.speed_kmh",
+    "circuity": "off-network circuity (road length / straight line); model.toml access.circuity",
+    "station_entry_min": "station entry (security, ticket check), minutes; model.toml rail.station_entry_min",
+    "wait_min": "a fixed boarding wait in minutes for every line, instead of the share of the headway",
+}
+#: The assumption parameters, each with its bounds (a value outside them is a 400 naming the bound).
+ASSUMPTION_PARAMS = [
+    _q(p["name"], {"type": "number", "minimum": p["minimum"], "maximum": p["maximum"]},
+       _ASSUMPTION_TEXT.get(p["name"], f"speed of road class {p['name'].removeprefix('speed_')}, km/h "
+                                        "(edges timed at their class speed; no effect when the network has none)"))
+    for p in schema_parameters()
+]
 
 ISOCHRONE_PARAMS = [
     _q("lon", LON, "origin longitude (WGS84)", required=True),
@@ -156,12 +178,14 @@ ISOCHRONE_PARAMS = [
     _q("mode", {"type": "string", "enum": MODES, "default": "best"}, "travel mode"),
     _q("direction", {"type": "string", "enum": DIRECTIONS, "default": "from"}, "from or to the point"),
     _q("cell", CELL, "grid cell in metres (grown automatically for large extents)"),
+    *ASSUMPTION_PARAMS,
 ]
 REACH_PARAMS = [
     _q("to", {"type": "string", "default": "changchun"}, "'changchun' or 'LON,LAT'"),
     _q("mode", {"type": "string", "enum": MODES, "default": "best"}, "travel mode"),
     _q("minutes", {"type": "integer", "minimum": 1, "maximum": 240, "default": 120}, "threshold"),
     _q("cell", CELL, "grid cell in metres"),
+    *ASSUMPTION_PARAMS,
 ]
 _REVIEW_FILTERS = [
     _q("verdict", {"type": "string", "enum": VERDICTS}, "filter by verdict"),
@@ -208,7 +232,8 @@ PATHS: dict[str, Any] = {
                            "parameters": REACH_PARAMS,
                            "responses": {"200": _json("Reach"), **_errors("400", "401", "422")}}},
     "/api/reach.tif": {"get": {
-        "summary": "Reach surface as GeoTIFF (EPSG:32651, minutes, nodata NaN)", "operationId": "getReachTif",
+        "summary": "Reach surface as GeoTIFF (EPSG:32651, nodata NaN): band 1 minutes, band 2 minutes off the network",
+        "operationId": "getReachTif",
         "parameters": REACH_PARAMS,
         "responses": {"200": {"description": "GeoTIFF", "content": {"image/tiff": {
             "schema": {"type": "string", "format": "binary"}}}}, **_errors("400", "401", "422")}}},

@@ -6,8 +6,10 @@ from flask import Blueprint, current_app, render_template, request
 
 from ..layers import LayerRegistry
 from . import maps, tiles
+from .assumptions import PARAM_NAMES, add_low_confidence, confidence_note, panel
 from .i18n import current_lang, remember_lang, text
 from .i18n import page_context as _page_context
+from .page_cache import cached_page
 
 bp = Blueprint("pages", __name__)
 bp.after_app_request(remember_lang)
@@ -43,6 +45,7 @@ def _side_panel(reg: LayerRegistry, lang: str) -> dict:
 
 
 @bp.get("/")
+@cached_page()
 def overview():  # type: ignore[no-untyped-def]
     """Overview map: every layer, legend, notices, features without geometry, attributions."""
     lang = current_lang()
@@ -66,44 +69,58 @@ def context_map(reg: LayerRegistry, lang: str, *, bounds: list[list[float]] | No
                             tiles_attr=current_app.config.get("TILES_ATTRIBUTION"))
 
 
-def assumptions() -> list[dict]:
-    """The engine's assumptions (speeds, circuity, waits, data-quality flags)."""
-    return current_app.extensions["geo_app"]["graph"]().assumptions()
+def assumptions(overrides: dict[str, float] | None = None) -> list[dict]:
+    """The engine's assumptions (speeds, circuity, waits, data-quality flags), with the request's values."""
+    from ..network.variants import with_params
+
+    return with_params(current_app.extensions["geo_app"]["graph"](), overrides or {}).assumptions()
 
 
 @bp.get("/isochrones")
+@cached_page(*PARAM_NAMES)
 def isochrones_page():  # type: ignore[no-untyped-def]
     """Click the map to compute isochrones; contour, mode and direction controls; GeoJSON download."""
+    from ..analysis.surface import confidence_rule
+    from .api import assumption_params, graph
+
     lang = current_lang()
     reg = registry()
+    over = assumption_params(request.args)
     m = context_map(reg, lang)
     import folium
 
     folium.LayerControl(collapsed=True).add_to(m)
     parts = maps.render_parts(m, reg.attributions())
-    return render_template("isochrones.html", map=parts, assumptions=assumptions(), **page_context(lang))
+    most = confidence_rule(graph().params)[0]
+    return render_template("isochrones.html", map=parts, assumptions=assumptions(over),
+                           panel=panel(graph(), over, request.args, lang, live=True),
+                           confidence={"legend": text("conf_legend", lang, minutes=f"{most:g}")}, **page_context(lang))
 
 
 @bp.get("/accessibility")
+@cached_page("to", "mode", "minutes", "cell", *PARAM_NAMES)
 def accessibility_page():  # type: ignore[no-untyped-def]
     """2-hour reach to Changchun: bands by mode, township choropleth, table and bar chart."""
     from ..analysis.isochrones import isochrones
-    from .api import compute_reach, population, reach_request
+    from ..analysis.sensitivity import sensitivity_table
+    from ..network.variants import with_params
+    from .api import compute_reach, graph, population, reach_request
 
     lang = current_lang()
     reg = registry()
     req = reach_request(request.args)
     m = context_map(reg, lang)
     county = reg.frame("boundary").geometry.union_all()
-    tables = {}
+    tables, surfaces = {}, {}
     for mode in ("best", "car", "rail"):
         surface, table = compute_reach({**req, "mode": mode})
-        tables[mode] = table
+        tables[mode], surfaces[mode] = table, surface
         bands = isochrones(surface, BANDS)
         bands["geometry"] = bands.geometry.intersection(county)  # the surface grid is the county's bbox
         bands["area_km2"] = bands.geometry.to_crs("EPSG:32651").area.fillna(0) / 1e6
         maps.add_bands(m, bands, name=f"{mode_label(mode, lang)} · {band_title(lang)}", show=mode == req["mode"],
                        beyond=county)
+    add_low_confidence(m, surfaces[req["mode"]], county, lang)
     maps.add_choropleth(m, reg.frame("towns"), tables[req["mode"]], lang=lang,
                         name=text("acc_layer_median", lang))
     import folium
@@ -112,9 +129,14 @@ def accessibility_page():  # type: ignore[no-untyped-def]
     parts = maps.render_parts(m, reg.attributions())
     rows = tables[req["mode"]].to_dict(orient="records")
     rows = [r for r in rows if r["level"] == "county"] + [r for r in rows if r["level"] != "county"]
+    sens = sensitivity_table(graph(), reg.frame("boundary"), to_lonlat=req["to"], mode=req["mode"],
+                             minutes=req["minutes"], cell_m=req["cell"], population=population())
+    conf = confidence_note(surfaces[req["mode"]], with_params(graph(), req["params"]), rows[0]["share_low_confidence"],
+                           lang)
     return render_template("accessibility.html", map=parts, rows=rows, req=req, bands=BANDS,
                            band_colors=maps.BAND_COLORS, band_classes=maps.band_classes(BANDS),
-                           assumptions=assumptions(),
+                           assumptions=assumptions(req["params"]), confidence=conf, sensitivity=sens,
+                           panel=panel(graph(), req["params"], request.args, lang),
                            compare={k: v.to_dict(orient="records") for k, v in tables.items()},
                            population=None if (pop := population()) is None else pop.meta(), **page_context(lang))
 

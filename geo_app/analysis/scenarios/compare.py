@@ -133,6 +133,9 @@ def _summary(s0: Surface, s1: Surface, saved: np.ndarray, county: np.ndarray, mi
         "saved_bins_km2": [{"from": lo, "to": None if math.isinf(hi) else hi,
                             "km2": _r((county & (saved > lo) & (saved <= hi)).sum() * cell_km2)}
                            for lo, hi in bins],
+        # Of the county's cells, those whose time rests mostly on the off-network assumption.
+        **{f"share_low_confidence_{k}": round(float((county & s.low_confidence).sum()) / max(1, int(county.sum())), 4)
+           for k, s in (("before", s0), ("after", s1))},
     }
 
 

@@ -12,6 +12,8 @@ import geopandas as gpd
 
 from ...network.cache import GraphCache, deep_nbytes
 from ...network.graph import TravelGraph
+from ...network.params import effective
+from ...network.variants import with_params
 from .. import budget
 from ..accessibility import reach_table
 from ..surface import grid_cells
@@ -67,21 +69,26 @@ class ScenarioRunner:
         object.__setattr__(graph, "cache", self.base.cache.view(("scenario", *key)))
         return self.graphs.put(key, graph, deep_nbytes(graph))
 
-    def compare(self, scenario: Scenario, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame,
-                **kw: Any) -> Comparison:
+    def compare(self, scenario: Scenario, towns: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *,
+                params: Mapping[str, float] | None = None, **kw: Any) -> Comparison:
         """:func:`compare` the base graph with the scenario's (keyword arguments as there).
 
-        Before any work, the two county surfaces are estimated against the request's budget
+        ``params`` are assumption values (:func:`~geo_app.network.variants.with_params`) applied to
+        both graphs. Before any work, the two county surfaces are estimated against the request's budget
         (:func:`~geo_app.analysis.budget.require`); the "before" table is cached only when complete.
         """
-        key = (_frames_key(towns, boundary), *sorted((k, repr(v)) for k, v in kw.items() if k != "town_points"))
+        over = effective(params or {}, self.base.params)
+        base = with_params(self.base, dict(over))
+        key = (_frames_key(towns, boundary), over,
+               *sorted((k, repr(v)) for k, v in kw.items() if k != "town_points"))
         before = self.before.get(key)
         self._require(boundary, kw, surfaces=1 if before is not None else 2)
         if before is None:
-            before = reach_table(self.base, towns, boundary, **kw)
+            before = reach_table(base, towns, boundary, **kw)
             self.before.put(key, before, deep_nbytes(before))
         budget.check("scenario surface")
-        return compare(self.base, self.graph(scenario), towns, boundary, before=before, **kw)
+        after = with_params(self.graph(scenario), dict(over))
+        return compare(base, after, towns, boundary, before=before, **kw)
 
     def _require(self, boundary: gpd.GeoDataFrame, kw: dict[str, Any], *, surfaces: int) -> None:
         """Refuse a comparison whose surfaces (cold snaps assumed) cannot finish within the budget."""

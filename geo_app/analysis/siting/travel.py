@@ -29,6 +29,7 @@ class Travel:
         self.graph = graph
         self.origin = origin
         self.trees: dict[str, np.ndarray] = {}
+        self.offnet: dict[str, np.ndarray] = {}  # seconds off the network per node (when the graph says)
         self.error: str | None = None
         if graph is None:
             self.error = "no travel network loaded"
@@ -38,23 +39,42 @@ class Travel:
 
         None when the network is unavailable (``self.error`` says why).
         """
+        return self.trip(dest, mode)[0]
+
+    def _tree(self, mode: str) -> None:
+        """One search from the site by ``mode``, with the off-network seconds per node when the graph gives them."""
+        if hasattr(self.graph, "one_to_all_offnet"):
+            t, off = self.graph.one_to_all_offnet(self.origin, mode=mode, direction="from")
+            self.offnet[mode] = np.asarray(off, dtype="float64")
+        else:
+            t = self.graph.one_to_all(self.origin, mode=mode, direction="from")
+        self.trees[mode] = np.asarray(t, dtype="float64")
+
+    def trip(self, dest: tuple[float, float], mode: str) -> tuple[float | None, float | None]:
+        """``(seconds, offnet_seconds)`` from the site to ``dest``: the trip's time and its part off the network.
+
+        The off-network part is the site's and the destination's access legs and any station access
+        link on the way (None when the graph does not say); see :meth:`seconds` for the time.
+        """
         if self.error is not None:
-            return None
+            return None, None
         try:
             if mode not in self.trees:
-                self.trees[mode] = np.asarray(
-                    self.graph.one_to_all(self.origin, mode=mode, direction="from"), dtype="float64")
+                self._tree(mode)
             idx, acc = self.graph.snap(np.asarray([dest], dtype="float64"))
         except NoNetworkNearby as exc:
             if mode not in self.trees:
                 self.error = f"site: {exc.message}"
-                return None
-            return math.inf  # the destination has no road nearby: unreachable from here
+                return None, None
+            return math.inf, None  # the destination has no road nearby: unreachable from here
         # snap gives the k nearest nodes per point ((m, k) arrays; inf access beyond the limit):
         # the destination's time is the best of node time + egress over its candidates.
         idx = np.atleast_2d(np.asarray(idx))[0].astype(np.int64)
         acc = np.atleast_2d(np.asarray(acc, dtype="float64"))[0]
-        return float(np.min(self.trees[mode][idx] + acc))
+        total = self.trees[mode][idx] + acc
+        best = int(np.argmin(total))
+        off = self.offnet.get(mode)
+        return float(total[best]), None if off is None else float(off[idx[best]] + acc[best])
 
 
 def _changchun_mode(site: Site, mode: str) -> dict[str, Any]:
@@ -77,11 +97,28 @@ def _changchun_mode(site: Site, mode: str) -> dict[str, Any]:
                        {"reachable": False})
     status = band(mins, cc["pass_max_min"], cc["conditional_max_min"]) if mode in judged else "info"
     within = mins <= cc["pass_max_min"]
+    off_zh, off_en, off = _offnet_notes(site, mode, mins)
     return finding(
         key, lz, le, mins, "min", rule, status,
-        f"{_MODE_ZH[mode]}至长春约 {mins:.0f} 分钟，{'在' if within else '不在'} 2 小时以内。",
-        f"About {mins:.0f} min to Changchun by {_MODE_EN[mode]}; {'within' if within else 'not within'} 2 h.",
-        {"within_2h": within, "reachable": True})
+        f"{_MODE_ZH[mode]}至长春约 {mins:.0f} 分钟，{'在' if within else '不在'} 2 小时以内。{off_zh}",
+        f"About {mins:.0f} min to Changchun by {_MODE_EN[mode]}; {'within' if within else 'not within'} 2 h.{off_en}",
+        {"within_2h": within, "reachable": True, **off})
+
+
+def _offnet_notes(site: Site, mode: str, mins: float) -> tuple[str, str, dict[str, Any]]:
+    """The trip's minutes off the network (access legs, an assumption) and whether they make it low confidence."""
+    _sec, off_s = site.travel.trip(site.changchun, mode)  # type: ignore[arg-type]
+    if off_s is None or not math.isfinite(off_s):
+        return "", "", {}
+    from ..surface import confidence_rule
+
+    most, share = confidence_rule(site.travel.graph.params)
+    off = round(off_s / 60.0, 1)
+    low = off > most or off > share * mins
+    zh = f"其中约 {off:g} 分钟为网外接驳（按假设的接驳车速计算）" + ("，属低置信度。" if low else "。")
+    en = f" About {off:g} min of it is off the network (timed by the assumed access speed)" + (
+        "; low confidence." if low else ".")
+    return zh, en, {"offnet_min": off, "low_confidence": low}
 
 
 def changchun(site: Site) -> list[dict[str, Any]]:
