@@ -232,3 +232,26 @@ def test_accessibility_page_shows_the_table_and_the_values_in_use(client):
     zh = client.get("/accessibility?lang=zh").get_data(as_text=True)
     assert "对假设的敏感性" in zh and 'id="assumption-changed"' not in zh
     assert client.get("/accessibility?circuity=5").status_code == 400
+
+
+def test_osm_edges_follow_their_class_speed_unless_tagged(tmp_path):
+    """An OSM network names each edge's class; edges timed by a maxspeed tag keep their time."""
+    from geo_app.network.osm import build_osm_network, load_osm_network
+    from geo_app.network.params import road_speed_classes
+    from tests.test_osm_pbf import PARAMS, _write
+
+    build_osm_network(_write(tmp_path / "tiny.osm.pbf"), tmp_path / "tiny.npz", data_dir=DATA, params=PARAMS,
+                      clip="none", progress=False, spacing_m=0)
+    net = load_osm_network(tmp_path / "tiny.npz")
+    names, codes = road_speed_classes(net, PARAMS)
+    kmh = net.length_m / net.time_s * 3.6
+    for code, cls, speed in zip(codes, net.edge_class, kmh, strict=True):
+        model = PARAMS["osm"]["speed_kmh"][net.classes[cls]]["value"]
+        assert (code >= 0) == bool(np.isclose(speed, model, rtol=0.005))
+        assert code < 0 or names[code] == net.classes[cls]
+    g = build_graph(DATA, REFERENCE, network=tmp_path / "tiny.npz")
+    assert "speed_residential" in {p.name for p in editable(g)}
+    lonlat = tuple(g.node_lonlat[0])
+    t0 = g.one_to_all(lonlat, mode="car", direction="from")
+    t1 = with_params(g, {"speed_residential": 10}).one_to_all(lonlat, mode="car", direction="from")
+    assert (t1 >= t0 - 1e-6).all() and (t1 > t0 + 1).any()

@@ -13,6 +13,8 @@ and bytes. Nothing here imports Flask.
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -109,25 +111,24 @@ def _mode(mg: ModeGraph, w: _Weights) -> ModeGraph:
 def _params(params: Mapping[str, Any], over: Mapping[str, float], section: str) -> dict[str, Any]:
     """A deep copy of model.toml with the overridden values (``wait_min`` becomes ``rail.wait_min``).
 
-    A road speed is set in ``section`` (the graph's road source) when that table has the class.
+    A road speed is set in ``section`` (the graph's road source) when that table has the class. A
+    changed entry is marked as an assumption without a source: the value is the request's.
     """
     out = copy.deepcopy(dict(params))
+    paths = {"access_kmh": ("access", "speed_kmh"), "circuity": ("access", "circuity"),
+             "station_entry_min": ("rail", "station_entry_min")}
     for name, got in over.items():
-        if name == "access_kmh":
-            out["access"]["speed_kmh"]["value"] = got
-        elif name == "circuity":
-            out["access"]["circuity"]["value"] = got
-        elif name == "station_entry_min":
-            out["rail"]["station_entry_min"]["value"] = got
-        elif name == "wait_min":
+        if name == "wait_min":
             out["rail"]["wait_min"] = {"value": got, "unit": "min", "label_zh": "固定候车时间",
-                                       "label_en": "Fixed boarding wait", "source": "request", "assumption": True}
-        else:
-            cls = name.removeprefix("speed_")
-            for sec in (section, "road", "osm"):
-                if cls in out.get(sec, {}).get("speed_kmh", {}):
-                    out[sec]["speed_kmh"][cls]["value"] = got
-                    break
+                                       "label_en": "Fixed boarding wait", "source": "", "assumption": True}
+            continue
+        cls = name.removeprefix("speed_")
+        path = paths.get(name) or next(((sec, "speed_kmh", cls) for sec in (section, "road", "osm")
+                                        if cls in out.get(sec, {}).get("speed_kmh", {})), None)
+        if path is None:
+            continue
+        entry = functools.reduce(operator.getitem, path, out)
+        entry.update(value=got, source="", assumption=True)
     return out
 
 

@@ -56,6 +56,8 @@ var GeoAssumptions = (function () {
     if (form.dataset.live === "true") {
       window.history.replaceState(null, "", url.toString());
       setStatus("", false);
+      var banner = document.getElementById("assumption-changed");  // drawn for the values the page opened with
+      if (banner) { banner.hidden = true; }
       document.dispatchEvent(new CustomEvent("geo:assumptions", {detail: params()}));
       return;
     }
